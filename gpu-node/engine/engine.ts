@@ -1,0 +1,161 @@
+/**
+ * @module
+ * The engine façade the HTTP layer talks to: `generate()` returns a stream of text deltas and a finish
+ * event. Behind it one loop asks the scheduler for a plan, runs it on the model runner, and feeds sampled
+ * tokens back to their sequences. The loop never waits for a client; a cancelled request is dropped at
+ * the next step and its KV cache released at once.
+ */
+import type { SamplingParams } from '../text/sampler.ts'
+import type { ModelRunner, StepItem } from '../model/runner-types.ts'
+import type { GenerationEvent } from './output-channel.ts'
+import { Scheduler } from './scheduler.ts'
+import type { PlannedItem, SchedulerOptions } from './scheduler.ts'
+import { Sequence } from './sequence.ts'
+import type { SequenceRequest, SequenceText } from './sequence.ts'
+
+export type { GenerationEvent, SamplingParams, SequenceRequest }
+
+/** The queue is full: answer 503 and tell the client when to come back. */
+export class EngineOverloadedError extends Error {
+  override name = 'EngineOverloadedError'
+  readonly retryAfterMs: number
+  constructor(retryAfterMs: number) {
+    super('The GPU node is at capacity; retry shortly.')
+    this.retryAfterMs = retryAfterMs
+  }
+}
+
+export interface EngineStats {
+  running: number
+  queued: number
+  maxRunning: number
+  /** Completion tokens generated since start. */
+  generatedTokens: number
+}
+
+export class Engine {
+  readonly #runner: ModelRunner
+  readonly #text: SequenceText
+  readonly #scheduler: Scheduler
+  readonly #aborted = new Set<Sequence>()
+  #nextId = 1
+  #generatedTokens = 0
+  #wake: (() => void) | null = null
+  #loop: Promise<void> | null = null
+  #closed = false
+
+  constructor(runner: ModelRunner, text: SequenceText, options: SchedulerOptions) {
+    this.#runner = runner
+    this.#text = text
+    this.#scheduler = new Scheduler(options)
+  }
+
+  /**
+   * Queues a request. Iterate the result for deltas; abort `signal` to cancel.
+   * @throws EngineOverloadedError when the queue is full.
+   * @example for await (const event of engine.generate(request, signal)) if (event.type === 'text') write(event.text)
+   */
+  generate(request: SequenceRequest, signal?: AbortSignal): AsyncIterable<GenerationEvent> {
+    if (this.#closed) throw new EngineOverloadedError(1_000)
+    const seq = new Sequence(this.#nextId++, request, this.#text)
+    if (!this.#scheduler.enqueue(seq)) throw new EngineOverloadedError(this.#retryAfterMs())
+    signal?.addEventListener('abort', () => this.#abort(seq), { once: true })
+    if (signal?.aborted) this.#abort(seq)
+    this.#start()
+    return seq.output
+  }
+
+  stats(): EngineStats {
+    return {
+      running: this.#scheduler.runningCount,
+      queued: this.#scheduler.waitingCount,
+      maxRunning: this.#scheduler.options.maxRunning,
+      generatedTokens: this.#generatedTokens,
+    }
+  }
+
+  /** Stops taking work, ends every stream (finish reason `abort`) and waits for the loop's last step. */
+  async close(): Promise<void> {
+    this.#closed = true
+    for (const seq of this.#scheduler.all()) this.#abort(seq)
+    this.#wake?.()
+    await this.#loop
+  }
+
+  #abort(seq: Sequence): void {
+    if (seq.finished) return
+    seq.abort()
+    this.#aborted.add(seq)
+    this.#wake?.()
+  }
+
+  /** The loop starts with the first request and then sleeps whenever there is nothing to run. */
+  #start(): void {
+    this.#loop ??= this.#run()
+    this.#wake?.()
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#closed) {
+      await this.#reapAborted()
+      const plan = this.#scheduler.schedule()
+      if (plan.length === 0) {
+        await new Promise<void>((resolve) => (this.#wake = resolve))
+        this.#wake = null
+        continue
+      }
+      await this.#execute(plan)
+    }
+    await this.#reapAborted()
+  }
+
+  async #execute(plan: PlannedItem[]): Promise<void> {
+    const items: StepItem[] = plan.map(({ seq, tokens, sample }) => ({
+      seqId: seq.id,
+      tokens,
+      sampling: sample ? seq.request.sampling : null,
+      seed: seq.request.seed,
+    }))
+    const done: Sequence[] = []
+    try {
+      const results = await this.#runner.step(items)
+      results.forEach((result, i) => {
+        const { seq, tokens } = plan[i]!
+        if (!seq.prefillDone) seq.prefilled += tokens.length
+        if (result.token !== null) {
+          seq.accept(result.token)
+          this.#generatedTokens++
+        }
+        if (seq.finished) done.push(seq)
+      })
+    } catch (error) {
+      // A failed step poisons the caches of everything in it: fail those requests, keep serving others.
+      for (const { seq } of plan) {
+        seq.fail(error as Error)
+        done.push(seq)
+      }
+    }
+    await this.#release(done)
+  }
+
+  async #reapAborted(): Promise<void> {
+    if (this.#aborted.size === 0) return
+    const aborted = [...this.#aborted]
+    this.#aborted.clear()
+    await this.#release(aborted)
+  }
+
+  async #release(seqs: Sequence[]): Promise<void> {
+    if (seqs.length === 0) return
+    for (const seq of seqs) {
+      this.#scheduler.remove(seq)
+      this.#aborted.delete(seq)
+    }
+    await this.#runner.release(seqs.map((seq) => seq.id))
+  }
+
+  /** A rough wait: the time the running sequences need to free one slot, at least a second. */
+  #retryAfterMs(): number {
+    return Math.max(1_000, this.#scheduler.waitingCount * 250)
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * @module
+ * Decides, step by step, which sequences run and with which tokens. Pure: no HTTP, no runtime, no clock.
+ * - Admission: up to `maxRunning` sequences hold a KV cache; the rest wait, at most `maxQueued`.
+ * - Fairness: waiting requests are admitted round-robin across tenants, so a tenant with 50 queued
+ *   requests does not starve one with a single request.
+ * - Chunked prefill: a long prompt is fed `prefillChunk` tokens per step, within a per-step token budget,
+ *   after every running sequence's decode token, so running streams keep flowing while it prefills.
+ */
+import type { Sequence } from './sequence.ts'
+
+export interface SchedulerOptions {
+  /** Sequences that may hold a KV cache at once. */
+  maxRunning: number
+  /** Requests that may wait for a slot; beyond that `enqueue` refuses. */
+  maxQueued: number
+  /** Prompt tokens fed per sequence per step. */
+  prefillChunk: number
+  /** Tokens (decode + prefill) per step. */
+  maxStepTokens: number
+}
+
+export interface PlannedItem {
+  seq: Sequence
+  tokens: number[]
+  /** Sample a token after this item (decode, or the prompt's last chunk). */
+  sample: boolean
+}
+
+export class Scheduler {
+  readonly options: SchedulerOptions
+  readonly #running: Sequence[] = []
+  readonly #waiting = new Map<string, Sequence[]>()
+  #waitingCount = 0
+
+  constructor(options: SchedulerOptions) {
+    this.options = options
+  }
+
+  get runningCount(): number {
+    return this.#running.length
+  }
+
+  get waitingCount(): number {
+    return this.#waitingCount
+  }
+
+  get idle(): boolean {
+    return this.#running.length === 0 && this.#waitingCount === 0
+  }
+
+  /** Every sequence the scheduler holds, running first. */
+  all(): Sequence[] {
+    return [...this.#running, ...[...this.#waiting.values()].flat()]
+  }
+
+  /** Queues a sequence; `false` when the queue is full (the caller answers 503). */
+  enqueue(seq: Sequence): boolean {
+    if (this.#waitingCount >= this.options.maxQueued) return false
+    const tenant = seq.request.tenant
+    const queue = this.#waiting.get(tenant)
+    if (queue) queue.push(seq)
+    else this.#waiting.set(tenant, [seq])
+    this.#waitingCount++
+    return true
+  }
+
+  /** Forgets a finished or aborted sequence, waiting or running. */
+  remove(seq: Sequence): void {
+    const index = this.#running.indexOf(seq)
+    if (index !== -1) {
+      this.#running.splice(index, 1)
+      return
+    }
+    const queue = this.#waiting.get(seq.request.tenant)
+    const position = queue?.indexOf(seq) ?? -1
+    if (queue && position !== -1) {
+      queue.splice(position, 1)
+      this.#waitingCount--
+      if (queue.length === 0) this.#waiting.delete(seq.request.tenant)
+    }
+  }
+
+  /** The next step's work. Empty when there is nothing to do. */
+  schedule(): PlannedItem[] {
+    this.#admit()
+    const items: PlannedItem[] = []
+    let budget = this.options.maxStepTokens
+    for (const seq of this.#running) {
+      if (!seq.prefillDone || budget < 1) continue
+      items.push({ seq, tokens: [seq.lastToken], sample: true })
+      budget--
+    }
+    for (const seq of this.#running) {
+      if (seq.prefillDone || budget < 1) continue
+      const prompt = seq.request.promptIds
+      const size = Math.min(this.options.prefillChunk, budget, prompt.length - seq.prefilled)
+      const tokens = prompt.slice(seq.prefilled, seq.prefilled + size)
+      items.push({ seq, tokens, sample: seq.prefilled + size === prompt.length })
+      budget -= size
+    }
+    return items
+  }
+
+  /** Round-robin over tenants: the first waiting tenant moves to the back after each admission. */
+  #admit(): void {
+    while (this.#running.length < this.options.maxRunning && this.#waitingCount > 0) {
+      const [tenant, queue] = this.#waiting.entries().next().value as [string, Sequence[]]
+      const seq = queue.shift()!
+      this.#waitingCount--
+      this.#waiting.delete(tenant)
+      if (queue.length > 0) this.#waiting.set(tenant, queue)
+      this.#running.push(seq)
+    }
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * @module
+ * One request's generation state on the main thread: prompt, progress through prefill, generated tokens,
+ * and the text pipeline (incremental detokenizer, then stop strings) that turns tokens into deltas.
+ * It decides when the sequence is finished (EOS, stop string, max tokens) and counts usage exactly: every
+ * sampled token is a completion token, including the EOS or the token that completed a stop string.
+ */
+import { IncrementalDetokenizer } from '../text/incremental-detokenizer.ts'
+import type { SamplingParams } from '../text/sampler.ts'
+import { StopMatcher } from '../text/stop-matcher.ts'
+import { OutputChannel } from './output-channel.ts'
+import type { FinishReason } from './output-channel.ts'
+
+export interface SequenceRequest {
+  requestId: string
+  tenant: string
+  promptIds: number[]
+  /** Completion tokens allowed (already clamped to the context). */
+  maxTokens: number
+  sampling: SamplingParams
+  seed: number
+  stop: string[]
+}
+
+export interface SequenceText {
+  decode(ids: number[]): string
+  eosIds: readonly number[]
+}
+
+export class Sequence {
+  readonly id: number
+  readonly request: SequenceRequest
+  readonly output = new OutputChannel()
+  readonly arrivedAt = performance.now()
+  /** Prompt tokens already in the KV cache. */
+  prefilled = 0
+  readonly generated: number[] = []
+  finishReason: FinishReason | null = null
+  firstTokenAt: number | null = null
+  readonly #eos: ReadonlySet<number>
+  readonly #detokenizer: IncrementalDetokenizer
+  readonly #stops: StopMatcher
+
+  constructor(id: number, request: SequenceRequest, text: SequenceText) {
+    this.id = id
+    this.request = request
+    this.#eos = new Set(text.eosIds)
+    this.#detokenizer = new IncrementalDetokenizer((ids) => text.decode(ids))
+    this.#stops = new StopMatcher(request.stop)
+  }
+
+  get finished(): boolean {
+    return this.finishReason !== null
+  }
+
+  get prefillDone(): boolean {
+    return this.prefilled >= this.request.promptIds.length
+  }
+
+  /** The token the next decode step feeds: the last sampled one. */
+  get lastToken(): number {
+    return this.generated[this.generated.length - 1]!
+  }
+
+  /** Takes a sampled token: emits the text it completes and finishes the sequence when due. */
+  accept(token: number): void {
+    if (this.finished) return
+    this.firstTokenAt ??= performance.now()
+    this.generated.push(token)
+    if (this.#eos.has(token)) return this.#finish('stop')
+    const { emit, stopped } = this.#stops.push(this.#detokenizer.push(token))
+    this.output.pushText(emit)
+    if (stopped) return this.#finish('stop', false)
+    if (this.generated.length >= this.request.maxTokens) this.#finish('length')
+  }
+
+  /** The client went away or the engine gave up: no more tokens, nothing more to say. */
+  abort(): void {
+    if (this.finished) return
+    this.finishReason = 'abort'
+    this.output.finish('abort', this.usage())
+  }
+
+  fail(error: Error): void {
+    if (this.finished) return
+    this.finishReason = 'abort'
+    this.output.fail(error)
+  }
+
+  usage(): { promptTokens: number; completionTokens: number } {
+    return { promptTokens: this.request.promptIds.length, completionTokens: this.generated.length }
+  }
+
+  #finish(reason: FinishReason, flush = true): void {
+    if (flush) {
+      // Text the detokenizer held back (an unfinished UTF-8 sequence) still passes the stop strings.
+      const tail = this.#stops.push(this.#detokenizer.flush())
+      this.output.pushText(tail.emit + (tail.stopped ? '' : this.#stops.flush()))
+    }
+    this.finishReason = reason
+    this.output.finish(reason, this.usage())
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * @module
+ * The GPU node's HTTP surface (Hono): `POST /v1/chat/completions` and `GET /metrics`-style routes behind the
+ * edge secret, `GET /health` open for load balancers and process supervisors. Only `onError` turns errors
+ * into responses.
+ */
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { requestId } from 'hono/request-id'
+import { CHAT_LIMITS } from '../../shared/chat-request.ts'
+import type { NodeHealth } from '../../shared/protocol.ts'
+import { chatCompletions } from './chat-completions.ts'
+import type { ChatRouteDeps } from './chat-completions.ts'
+import { edgeAuth } from './edge-auth.ts'
+import { asNodeError, NodeError, toErrorResponse } from './errors.ts'
+
+export interface AppDeps extends ChatRouteDeps {
+  secret: string
+  health(): NodeHealth
+  log(line: Record<string, unknown>): void
+}
+
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono()
+  app.use(requestId({ headerName: 'x-request-id' }))
+  app.get('/health', (c) => c.json(deps.health()))
+  app.use('/v1/*', edgeAuth(deps.secret))
+  app.post(
+    '/v1/chat/completions',
+    bodyLimit({
+      maxSize: CHAT_LIMITS.maxBodyBytes,
+      onError: () => {
+        throw new NodeError(
+          'payload_too_large',
+          `The request body is over ${CHAT_LIMITS.maxBodyBytes} bytes.`,
+        )
+      },
+    }),
+    chatCompletions(deps),
+  )
+  app.notFound((c) =>
+    toErrorResponse(
+      new NodeError('not_found', `No route for ${c.req.method} ${c.req.path}.`),
+      c.get('requestId') ?? null,
+    ),
+  )
+  app.onError((error, c) => {
+    const nodeError = asNodeError(error)
+    if (nodeError.status >= 500) {
+      deps.log({
+        level: 'error',
+        requestId: c.get('requestId'),
+        error: String(error),
+        stack: (error as Error).stack,
+      })
+    }
+    return toErrorResponse(nodeError, c.get('requestId') ?? null)
+  })
+  return app
+}

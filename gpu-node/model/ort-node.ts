@@ -1,0 +1,62 @@
+/**
+ * @module
+ * onnxruntime-node: the native runtime for GPU boxes and plain CPUs. Execution providers: `cuda` (needs the
+ * CUDA 12 provider libraries next to the binding, see README), `webgpu` (Dawn over Vulkan) and `cpu`.
+ * With webgpu, outputs listed in `keepOnDevice` come back as `gpu-buffer` tensors so the KV cache never
+ * crosses PCIe (toolchain.md §5); cpu and cuda ignore it.
+ */
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import * as ort from 'onnxruntime-node'
+import type { SessionFile } from './model-folder.ts'
+import type {
+  DeviceName,
+  OrtRuntime,
+  RuntimeOptions,
+  TensorData,
+  TensorType,
+} from './ort-runtime.ts'
+
+const NODE_DEVICES: DeviceName[] = ['cpu', 'cuda', 'webgpu']
+
+export async function openNodeRuntime(options: RuntimeOptions): Promise<OrtRuntime> {
+  if (options.device && !NODE_DEVICES.includes(options.device)) {
+    throw new Error(
+      `onnxruntime-node has no "${options.device}" device; use one of ${NODE_DEVICES.join(', ')}, or GEMMA_RUNTIME=web for wasm.`,
+    )
+  }
+  const device = options.device ?? bestDevice()
+  return {
+    name: 'node',
+    device,
+    async createSession(file: SessionFile, keepOnDevice: string[] = []) {
+      const sessionOptions: ort.InferenceSession.SessionOptions = {
+        executionProviders: [device],
+        graphOptimizationLevel: 'all',
+        ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+      }
+      if (device === 'webgpu' && keepOnDevice.length > 0) {
+        sessionOptions.preferredOutputLocation = Object.fromEntries(
+          keepOnDevice.map((name) => [name, 'gpu-buffer' as const]),
+        )
+      }
+      // A path load resolves external data (`location` in the graph) relative to the .onnx file.
+      return ort.InferenceSession.create(file.path, sessionOptions)
+    },
+    tensor(type: TensorType, data: TensorData, dims: readonly number[]) {
+      return new ort.Tensor(type, data, dims)
+    },
+  }
+}
+
+/**
+ * CUDA when its provider library sits next to the native binding (the npm install with
+ * ONNXRUNTIME_NODE_INSTALL=cuda12, or vendored; see README), else CPU. WebGPU is never picked implicitly:
+ * Dawn needs a Vulkan driver and a real adapter, which only the operator can vouch for (GEMMA_DEVICE=webgpu).
+ */
+function bestDevice(): DeviceName {
+  const binding = dirname(createRequire(import.meta.url).resolve('onnxruntime-node'))
+  const providers = join(binding, '..', 'bin', 'napi-v6', process.platform, process.arch)
+  return existsSync(join(providers, 'libonnxruntime_providers_cuda.so')) ? 'cuda' : 'cpu'
+}

@@ -1,0 +1,43 @@
+/**
+ * @module
+ * The one seam between the model runner and an ONNX Runtime package. Two runtimes implement it:
+ * onnxruntime-node (native; cpu, cuda and webgpu execution providers) and onnxruntime-web (wasm, or webgpu
+ * through the `webgpu` Dawn package). Both speak onnxruntime-common's types, but each builds tensors with
+ * its own `Tensor` class, so tensors are always created through `runtime.tensor()`.
+ */
+import type { InferenceSession, Tensor } from 'onnxruntime-node'
+import type { SessionFile } from './model-folder.ts'
+
+export type RuntimeName = 'node' | 'web'
+export type DeviceName = 'cpu' | 'cuda' | 'webgpu' | 'wasm'
+export type { InferenceSession, Tensor }
+
+/** Tensor element types the Gemma 3n contract uses. */
+export type TensorType = 'float32' | 'float16' | 'int64' | 'bool'
+export type TensorData = Float32Array | Uint16Array | BigInt64Array | Uint8Array
+
+export interface OrtRuntime {
+  readonly name: RuntimeName
+  readonly device: DeviceName
+  /** Loads one session file with its external data; outputs named in `keepOnDevice` stay on the device. */
+  createSession(file: SessionFile, keepOnDevice?: string[]): Promise<InferenceSession>
+  tensor(type: TensorType, data: TensorData, dims: readonly number[]): Tensor
+}
+
+export interface RuntimeOptions {
+  runtime: RuntimeName
+  /** `undefined`: the best device this runtime can open here. */
+  device?: DeviceName
+  /** Intra-op threads (`0`: the runtime's default, one per core). */
+  threads?: number
+}
+
+/** Opens the configured runtime. Imports lazily so a node never loads the runtime it does not use. */
+export async function openRuntime(options: RuntimeOptions): Promise<OrtRuntime> {
+  if (options.runtime === 'web') {
+    const { openWebRuntime } = await import('./ort-web.ts')
+    return openWebRuntime(options)
+  }
+  const { openNodeRuntime } = await import('./ort-node.ts')
+  return openNodeRuntime(options)
+}

@@ -1,0 +1,81 @@
+/**
+ * @module
+ * onnxruntime-web in Node: the pure-wasm fallback (no native binding needed), or WebGPU through the `webgpu`
+ * npm package (Dawn), which must be installed separately (`npm install webgpu`) and needs Vulkan like the
+ * native WebGPU provider (toolchain.md §7). Slower than onnxruntime-node on CPU; kept for portability.
+ */
+import { readFile } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import * as ort from 'onnxruntime-web'
+import type { SessionFile } from './model-folder.ts'
+import type {
+  DeviceName,
+  OrtRuntime,
+  RuntimeOptions,
+  TensorData,
+  TensorType,
+} from './ort-runtime.ts'
+
+export async function openWebRuntime(options: RuntimeOptions): Promise<OrtRuntime> {
+  const device = options.device ?? 'wasm'
+  if (device !== 'wasm' && device !== 'webgpu') {
+    throw new Error(`onnxruntime-web has no "${device}" device; use wasm or webgpu.`)
+  }
+  // One wasm thread: on small boxes two threads were slower than one (toolchain.md §7).
+  ort.env.wasm.numThreads = options.threads || 1
+  if (device === 'webgpu') await installDawn()
+  const executionProvider = device === 'webgpu' ? 'webgpu' : 'wasm'
+  return {
+    name: 'web',
+    device: device as DeviceName,
+    async createSession(file: SessionFile, keepOnDevice: string[] = []) {
+      // The wasm runtime cannot open files itself: hand it the graph and every external data chunk.
+      const folder = dirname(file.path)
+      const externalData = await Promise.all(
+        file.externalData.map(async (name) => ({
+          path: name,
+          data: new Uint8Array(await readFile(join(folder, name))),
+        })),
+      )
+      const model = new Uint8Array(await readFile(file.path))
+      const sessionOptions: ort.InferenceSession.SessionOptions = {
+        executionProviders: [executionProvider],
+        graphOptimizationLevel: 'all',
+        externalData,
+      }
+      if (device === 'webgpu' && keepOnDevice.length > 0) {
+        sessionOptions.preferredOutputLocation = Object.fromEntries(
+          keepOnDevice.map((name) => [name, 'gpu-buffer' as const]),
+        )
+      }
+      try {
+        return await ort.InferenceSession.create(model, sessionOptions)
+      } catch (error) {
+        throw new Error(`onnxruntime-web could not load ${basename(file.path)}: ${String(error)}`, {
+          cause: error,
+        })
+      }
+    },
+    tensor(type: TensorType, data: TensorData, dims: readonly number[]) {
+      return new ort.Tensor(type, data, dims)
+    },
+  } as OrtRuntime
+}
+
+/** onnxruntime-web finds WebGPU through `navigator.gpu`; in Node the `webgpu` package provides it. */
+async function installDawn(): Promise<void> {
+  const specifier = 'webgpu'
+  let dawn: { create(flags: string[]): unknown; globals: Record<string, unknown> }
+  try {
+    dawn = (await import(specifier)) as typeof dawn
+  } catch {
+    throw new Error(
+      'GEMMA_RUNTIME=web with GEMMA_DEVICE=webgpu needs the `webgpu` npm package (Dawn): run `npm install webgpu`. It also needs Vulkan (libvulkan1 and the GPU driver).',
+    )
+  }
+  Object.assign(globalThis, dawn.globals)
+  Object.defineProperty(globalThis, 'navigator', {
+    value: { gpu: dawn.create([]) },
+    configurable: true,
+  })
+}

@@ -1,0 +1,58 @@
+/**
+ * @module
+ * The contract between the engine and the model runner, free of onnxruntime types so the engine and its
+ * tests never load a runtime. A runner owns each sequence's KV cache and sampling state between steps.
+ */
+import type { SamplingParams } from '../text/sampler.ts'
+
+export type { SamplingParams }
+
+/** One sequence's share of a step: new tokens to feed (a prompt chunk, or the last sampled token). */
+export interface StepItem {
+  seqId: number
+  /** Token ids to append to the sequence (prompt chunk or the previous sampled token). */
+  tokens: number[]
+  /** `null`: feed only (a prefill chunk that is not the last); otherwise sample the next token. */
+  sampling: SamplingParams | null
+  /** Seed for the sequence's random stream; read when the sequence is first seen. */
+  seed: number
+}
+
+export interface StepResult {
+  seqId: number
+  /** The sampled token, or `null` for a feed-only item. */
+  token: number | null
+}
+
+/** What the runner found in the folder; shown by /health and the start-up banner. */
+export interface ModelInfo {
+  dir: string
+  dtypes: Record<string, string>
+  device: string
+  runtime: string
+  vocabSize: number
+  contextLength: number
+  hasAttentionMask: boolean
+  kvLayers: number
+  /** Bytes of KV cache per token of context (all cached layers, K and V). */
+  kvBytesPerToken: number
+  /** Set when the folder is a gemma-edge random-weight contract model. */
+  contractModel: { note: string } | null
+}
+
+export interface ModelRunner {
+  readonly info: ModelInfo
+  /** Runs one decoder step for these sequences; resolves with one result per item, in order. */
+  step(items: StepItem[]): Promise<StepResult[]>
+  /** Frees the KV cache and sampling state of finished or cancelled sequences. */
+  release(seqIds: number[]): Promise<void>
+  close(): Promise<void>
+}
+
+export interface RunnerOptions {
+  modelDir: string
+  dtype?: string
+  runtime: 'node' | 'web'
+  device?: 'cpu' | 'cuda' | 'webgpu' | 'wasm'
+  threads?: number
+}

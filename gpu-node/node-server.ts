@@ -1,0 +1,111 @@
+/**
+ * @module
+ * Assembles a GPU node from its configuration: model folder (the built-in contract model when none is
+ * configured), tokenizer, runner thread, engine and HTTP app, listening on the configured address. Used by
+ * `main.ts` and by tests that need a real node in-process.
+ */
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { serve } from '@hono/node-server'
+import type { ServerType } from '@hono/node-server'
+import { MODEL_ID } from '../shared/protocol.ts'
+import type { NodeHealth } from '../shared/protocol.ts'
+import type { NodeConfig } from './config.ts'
+import { ensureContractModel } from './contract-model/cache.ts'
+import { Engine } from './engine/engine.ts'
+import { createApp } from './http/app.ts'
+import { generationDefaults } from './http/prepare-generation.ts'
+import { startRunnerThread } from './model/remote-runner.ts'
+import type { ModelInfo } from './model/runner-types.ts'
+import { ChatTokenizer } from './text/chat-tokenizer.ts'
+
+export const NODE_VERSION = '0.1.0'
+
+export interface RunningNode {
+  url: string
+  info: ModelInfo
+  engine: Engine
+  /** Stops listening, ends open streams, stops the runner thread. */
+  close(): Promise<void>
+}
+
+export async function startNode(
+  config: NodeConfig,
+  log: (line: Record<string, unknown>) => void = (line) => console.log(JSON.stringify(line)),
+): Promise<RunningNode> {
+  const modelDir = config.modelDir ?? (await ensureContractModel())
+  const [tokenizer, runner, generationConfig] = await Promise.all([
+    ChatTokenizer.load(modelDir),
+    startRunnerThread({ modelDir, ...config.runner }),
+    readJson(join(modelDir, 'generation_config.json')),
+  ])
+  const info = runner.info
+  const engine = new Engine(
+    runner,
+    {
+      decode: (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }),
+      eosIds: tokenizer.special.eos,
+    },
+    config,
+  )
+  const dtype = Object.values(info.dtypes).join('/')
+  const health = (): NodeHealth => {
+    const stats = engine.stats()
+    return {
+      status: 'ok',
+      model: {
+        id: MODEL_ID,
+        contract_model: info.contractModel !== null,
+        note: info.contractModel?.note ?? null,
+        dtype,
+        device: info.device,
+        runtime: info.runtime,
+      },
+      load: { running: stats.running, queued: stats.queued, max_running: stats.maxRunning },
+      version: NODE_VERSION,
+    }
+  }
+  const app = createApp({
+    engine,
+    tokenizer,
+    contextLength: info.contextLength,
+    defaults: generationDefaults(generationConfig),
+    modelId: MODEL_ID,
+    systemFingerprint: `gemma-edge-${NODE_VERSION}-${dtype}-${info.device}`,
+    secret: config.secret,
+    health,
+    log,
+  })
+  const server = await listen(app.fetch, config.host, config.port)
+  const address = server.address()
+  const port = typeof address === 'object' && address ? address.port : config.port
+  return {
+    url: `http://${config.host}:${port}`,
+    info,
+    engine,
+    async close() {
+      await engine.close()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await runner.close()
+    },
+  }
+}
+
+function listen(
+  fetch: (request: Request) => Response | Promise<Response>,
+  hostname: string,
+  port: number,
+) {
+  return new Promise<ServerType>((resolve, reject) => {
+    const server = serve({ fetch, hostname, port }, () => resolve(server))
+    server.once('error', reject)
+  })
+}
+
+async function readJson(path: string): Promise<Record<string, unknown>> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>
+  } catch {
+    return {}
+  }
+}

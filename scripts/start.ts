@@ -1,0 +1,75 @@
+/**
+ * @module
+ * `npm start`: the whole stack on this machine, offline. A GPU node (the built-in contract model unless
+ * GEMMA_MODEL_DIR is set) and the worker in `wrangler dev`, with a development tenant key. Prints the URLs
+ * and the key; Ctrl-C stops everything it started.
+ */
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { ensureContractModel } from '../gpu-node/contract-model/cache.ts'
+import { startService, waitForHttp } from './lib/process-group.ts'
+import type { Service } from './lib/process-group.ts'
+import { REPO_ROOT, startWorkerDev } from './lib/wrangler-dev.ts'
+
+const WORKER_PORT = 8787
+const nodePort = Number(process.env.GPU_NODE_PORT || 8790)
+const devApiKey = process.env.DEV_API_KEY || `sk-dev-${randomBytes(18).toString('base64url')}`
+const gpuNodeSecret = process.env.GPU_NODE_SECRET || randomBytes(24).toString('base64url')
+const services: Service[] = []
+
+async function stopAll(code: number): Promise<never> {
+  await Promise.all(services.map((service) => service.stop()))
+  process.exit(code)
+}
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => void stopAll(0))
+}
+
+try {
+  if (!process.env.GEMMA_MODEL_DIR) {
+    console.log(
+      'Preparing the built-in contract model (random weights; generated once, then cached)...',
+    )
+    console.log(`  ${await ensureContractModel()}`)
+  }
+  const node = startService(
+    'GPU node',
+    process.execPath,
+    [join(REPO_ROOT, 'gpu-node', 'main.ts')],
+    {
+      cwd: REPO_ROOT,
+      env: { ...process.env, GPU_NODE_PORT: String(nodePort), GPU_NODE_SECRET: gpuNodeSecret },
+    },
+  )
+  services.push(node)
+  await waitForHttp(`http://127.0.0.1:${nodePort}/health`, node, 180_000)
+  const worker = await startWorkerDev({
+    port: WORKER_PORT,
+    gpuNodes: `http://127.0.0.1:${nodePort}`,
+    devApiKey,
+    gpuNodeSecret,
+  })
+  services.push(worker)
+  await waitForHttp(`http://127.0.0.1:${WORKER_PORT}/health`, worker, 60_000)
+  console.log(
+    [
+      '',
+      'gemma-edge is running.',
+      `  API (OpenAI-compatible): http://127.0.0.1:${WORKER_PORT}/v1`,
+      `  GPU node:                http://127.0.0.1:${nodePort}`,
+      `  Dev API key:             ${devApiKey}`,
+      '',
+      `  curl http://127.0.0.1:${WORKER_PORT}/v1/chat/completions -H "Authorization: Bearer ${devApiKey}" \\`,
+      `    -H 'content-type: application/json' -d '{"model":"gemma-3n-e2b-it","messages":[{"role":"user","content":"Hi"}],"stream":true}'`,
+      '',
+      'Ctrl-C stops everything.',
+    ].join('\n'),
+  )
+  // If either part dies, take the other down too: a half-running stack only confuses.
+  const first = await Promise.race(services.map((s) => s.exited.then(() => s)))
+  console.error(`${first.name} exited; stopping the rest.`)
+  await stopAll(1)
+} catch (error) {
+  console.error((error as Error).message)
+  await stopAll(1)
+}

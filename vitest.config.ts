@@ -1,0 +1,54 @@
+/**
+ * Three test projects in one run:
+ * - `worker`: the edge, inside workerd (the Cloudflare vitest plugin), with real bindings.
+ * - `node`: GPU node, shared contract and tooling units, in plain Node.
+ * - `e2e`: whole processes (GPU node, `wrangler dev`, transformers.js oracle); slow, run one file at a time.
+ */
+import { cloudflareTest } from '@cloudflare/vitest-plugin'
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        // The fake GPU node is started by the globalSetup (in Node) before workerd, which reads its port.
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              bindings: {
+                DEV_API_KEY: 'test-key',
+                GPU_NODE_SECRET: 'node-secret',
+                GPU_NODES: `http://127.0.0.1:${inject('fakeNodePort')}`,
+              },
+            },
+          })),
+        ],
+        test: {
+          name: 'worker',
+          include: ['test/worker/**/*.test.ts'],
+          globalSetup: ['./test/worker/global-setup.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'node',
+          include: ['test/node/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          environment: 'node',
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+        },
+      },
+    ],
+  },
+})
