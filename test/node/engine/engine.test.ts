@@ -1,0 +1,140 @@
+import { describe, expect, it } from 'vitest'
+import { Engine, EngineOverloadedError } from '../../../gpu-node/engine/engine.ts'
+import type { GenerationEvent, SequenceRequest } from '../../../gpu-node/engine/engine.ts'
+import { FakeRunner, letters } from './fake-runner.ts'
+
+const options = { maxRunning: 4, maxQueued: 4, prefillChunk: 512, maxStepTokens: 2048 }
+const greedy = { temperature: 0, topP: 1, topK: 0, presencePenalty: 0, frequencyPenalty: 0 }
+
+function request(overrides: Partial<SequenceRequest> = {}): SequenceRequest {
+  return {
+    requestId: 'r',
+    tenant: 't',
+    promptIds: [5, 6, 7],
+    maxTokens: 10,
+    sampling: greedy,
+    seed: 1,
+    stop: [],
+    ...overrides,
+  }
+}
+
+async function drain(events: AsyncIterable<GenerationEvent>) {
+  let text = ''
+  for await (const event of events) {
+    if (event.type === 'text') text += event.text
+    else return { text, finish: event }
+  }
+  throw new Error('no finish event')
+}
+
+describe('Engine', () => {
+  it('stops at max tokens with exact usage', async () => {
+    const runner = new FakeRunner((_, i) => 1 + (i % 3))
+    const engine = new Engine(runner, letters, options)
+    const { text, finish } = await drain(engine.generate(request({ maxTokens: 5 })))
+    expect(text).toBe('abcab')
+    expect(finish).toMatchObject({
+      reason: 'length',
+      usage: { promptTokens: 3, completionTokens: 5 },
+    })
+    expect(runner.released).toEqual([1])
+    await engine.close()
+  })
+
+  it('stops at EOS, counting the EOS token but not showing it', async () => {
+    const runner = new FakeRunner((_, i) => [3, 4, 0, 5][i]!)
+    const engine = new Engine(runner, letters, options)
+    const { text, finish } = await drain(engine.generate(request()))
+    expect(text).toBe('cd')
+    expect(finish).toMatchObject({ reason: 'stop', usage: { completionTokens: 3 } })
+    await engine.close()
+  })
+
+  it('stops at a stop string that spans tokens and leaves it out', async () => {
+    const runner = new FakeRunner((_, i) => [8, 9, 5, 14, 4, 1][i]!) // h i e n d a
+    const engine = new Engine(runner, letters, options)
+    const { text, finish } = await drain(engine.generate(request({ stop: ['end'] })))
+    expect(text).toBe('hi')
+    expect(finish).toMatchObject({ reason: 'stop', usage: { completionTokens: 5 } })
+    await engine.close()
+  })
+
+  it('feeds long prompts in chunks and samples only after the last one', async () => {
+    const runner = new FakeRunner(() => 0)
+    const engine = new Engine(runner, letters, { ...options, prefillChunk: 4 })
+    await drain(engine.generate(request({ promptIds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] })))
+    const fed = runner.steps.map((items) => [items[0]!.tokens.length, items[0]!.sampling !== null])
+    expect(fed).toEqual([
+      [4, false],
+      [4, false],
+      [2, true],
+    ])
+    await engine.close()
+  })
+
+  it('keeps decoding running streams while a long prompt prefills', async () => {
+    const runner = new FakeRunner(() => 1)
+    const engine = new Engine(runner, letters, { ...options, prefillChunk: 2 })
+    const first = drain(engine.generate(request({ maxTokens: 6, promptIds: [1] })))
+    const second = drain(engine.generate(request({ maxTokens: 1, promptIds: [1, 2, 3, 4, 5, 6] })))
+    await Promise.all([first, second])
+    // Once the first stream decodes, every step that prefills the second also carries its decode token.
+    const mixed = runner.steps.filter((items) => items.length === 2)
+    expect(mixed.length).toBeGreaterThanOrEqual(2)
+    for (const items of mixed) expect(items[0]!.tokens).toHaveLength(1)
+    await engine.close()
+  })
+
+  it('drops a cancelled sequence at the next step and releases its cache', async () => {
+    const runner = new FakeRunner(() => 1)
+    const engine = new Engine(runner, letters, options)
+    const controller = new AbortController()
+    const events = engine.generate(request({ maxTokens: 1000 }), controller.signal)
+    const iterator = events[Symbol.asyncIterator]()
+    await iterator.next()
+    controller.abort()
+    let last = await iterator.next()
+    while (!last.done && last.value.type === 'text') last = await iterator.next()
+    expect(last.value).toMatchObject({ type: 'finish', reason: 'abort' })
+    await expect.poll(() => runner.released).toEqual([1])
+    expect(engine.stats()).toMatchObject({ running: 0, queued: 0 })
+    const stepsAfterAbort = runner.steps.length
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(runner.steps.length).toBe(stepsAfterAbort)
+    await engine.close()
+  })
+
+  it('refuses work beyond the queue with a retry hint', async () => {
+    const runner = new FakeRunner(() => 1)
+    let open!: () => void
+    runner.gate = new Promise((resolve) => (open = resolve))
+    const engine = new Engine(runner, letters, { ...options, maxRunning: 1, maxQueued: 1 })
+    const running = drain(engine.generate(request({ maxTokens: 2 })))
+    await expect.poll(() => runner.steps.length).toBe(1)
+    const queued = drain(engine.generate(request({ maxTokens: 2 })))
+    let refused: unknown
+    try {
+      engine.generate(request())
+    } catch (error) {
+      refused = error
+    }
+    expect(refused).toBeInstanceOf(EngineOverloadedError)
+    expect((refused as EngineOverloadedError).retryAfterMs).toBeGreaterThanOrEqual(1000)
+    runner.gate = null
+    open()
+    await Promise.all([running, queued])
+    await engine.close()
+  })
+
+  it('fails the sequences of a failed step and keeps serving', async () => {
+    const runner = new FakeRunner(() => 1)
+    runner.failNextStep = true
+    const engine = new Engine(runner, letters, options)
+    await expect(drain(engine.generate(request()))).rejects.toThrow('device lost')
+    expect(runner.released).toEqual([1])
+    const { finish } = await drain(engine.generate(request({ maxTokens: 2 })))
+    expect(finish).toMatchObject({ reason: 'length' })
+    await engine.close()
+  })
+})

@@ -1,0 +1,54 @@
+/**
+ * @module
+ * A scripted `ModelRunner` for engine tests: each sequence emits the tokens its script gives, and every
+ * call is recorded, so tests can assert what the engine fed, sampled and released.
+ */
+import type {
+  ModelInfo,
+  ModelRunner,
+  StepItem,
+  StepResult,
+} from '../../../gpu-node/model/runner-types.ts'
+
+export class FakeRunner implements ModelRunner {
+  readonly info = { vocabSize: 32, contextLength: 64 } as ModelInfo
+  readonly steps: StepItem[][] = []
+  readonly released: number[] = []
+  readonly #emitted = new Map<number, number>()
+  readonly #script: (seqId: number, index: number) => number
+  failNextStep = false
+  /** Resolves the current step only when the test says so (to act while a step is in flight). */
+  gate: Promise<void> | null = null
+
+  constructor(script: (seqId: number, index: number) => number) {
+    this.#script = script
+  }
+
+  async step(items: StepItem[]): Promise<StepResult[]> {
+    this.steps.push(items)
+    if (this.gate) await this.gate
+    if (this.failNextStep) {
+      this.failNextStep = false
+      throw new Error('device lost')
+    }
+    return items.map((item) => {
+      if (!item.sampling) return { seqId: item.seqId, token: null }
+      const index = this.#emitted.get(item.seqId) ?? 0
+      this.#emitted.set(item.seqId, index + 1)
+      return { seqId: item.seqId, token: this.#script(item.seqId, index) }
+    })
+  }
+
+  async release(seqIds: number[]): Promise<void> {
+    this.released.push(...seqIds)
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Token i decodes to the i-th lowercase letter; 0 is EOS and decodes to nothing. */
+export const letters = {
+  decode: (ids: number[]) =>
+    ids.map((id) => (id === 0 ? '' : String.fromCharCode(96 + id))).join(''),
+  eosIds: [0],
+}

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest'
+import { Scheduler } from '../../../gpu-node/engine/scheduler.ts'
+import { Sequence } from '../../../gpu-node/engine/sequence.ts'
+import { letters } from './fake-runner.ts'
+
+const greedy = { temperature: 0, topP: 1, topK: 0, presencePenalty: 0, frequencyPenalty: 0 }
+let nextId = 1
+function seq(tenant: string, promptLength = 2): Sequence {
+  const promptIds = Array.from({ length: promptLength }, (_, i) => i + 1)
+  return new Sequence(
+    nextId++,
+    { requestId: 'r', tenant, promptIds, maxTokens: 4, sampling: greedy, seed: 1, stop: [] },
+    letters,
+  )
+}
+
+describe('Scheduler', () => {
+  it('admits round-robin across tenants', () => {
+    const scheduler = new Scheduler({
+      maxRunning: 1,
+      maxQueued: 10,
+      prefillChunk: 8,
+      maxStepTokens: 64,
+    })
+    const a = [seq('a'), seq('a'), seq('a')]
+    const b = seq('b')
+    for (const s of [...a, b]) scheduler.enqueue(s)
+    const order: string[] = []
+    for (let i = 0; i < 4; i++) {
+      const [item] = scheduler.schedule()
+      order.push(`${item!.seq.request.tenant}${item!.seq.id}`)
+      scheduler.remove(item!.seq)
+    }
+    expect(order).toEqual([`a${a[0]!.id}`, `b${b.id}`, `a${a[1]!.id}`, `a${a[2]!.id}`])
+  })
+
+  it('caps each step at the token budget, decodes first', () => {
+    const scheduler = new Scheduler({
+      maxRunning: 4,
+      maxQueued: 10,
+      prefillChunk: 8,
+      maxStepTokens: 10,
+    })
+    const decoding = seq('a')
+    decoding.prefilled = 2
+    decoding.generated.push(3)
+    const prefilling = seq('b', 30)
+    scheduler.enqueue(decoding)
+    scheduler.enqueue(prefilling)
+    const plan = scheduler.schedule()
+    expect(plan.map((item) => [item.seq.id, item.tokens.length, item.sample])).toEqual([
+      [decoding.id, 1, true],
+      [prefilling.id, 8, false],
+    ])
+    expect(plan.reduce((sum, item) => sum + item.tokens.length, 0)).toBeLessThanOrEqual(10)
+  })
+
+  it('refuses beyond maxQueued and forgets removed waiting sequences', () => {
+    const scheduler = new Scheduler({
+      maxRunning: 1,
+      maxQueued: 2,
+      prefillChunk: 8,
+      maxStepTokens: 64,
+    })
+    const [x, y, z] = [seq('a'), seq('a'), seq('b')]
+    expect(scheduler.enqueue(x)).toBe(true)
+    expect(scheduler.enqueue(y)).toBe(true)
+    expect(scheduler.enqueue(z)).toBe(false)
+    scheduler.remove(y)
+    expect(scheduler.waitingCount).toBe(1)
+    expect(scheduler.enqueue(z)).toBe(true)
+  })
+})

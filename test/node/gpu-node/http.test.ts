@@ -1,0 +1,186 @@
+/**
+ * The GPU node over real HTTP on loopback, with real ONNX sessions on a small contract model.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { SSEDecoder } from '../../../shared/sse.ts'
+import { loadConfig } from '../../../gpu-node/config.ts'
+import { ensureContractModel } from '../../../gpu-node/contract-model/cache.ts'
+import { startNode } from '../../../gpu-node/node-server.ts'
+import type { RunningNode } from '../../../gpu-node/node-server.ts'
+
+const SECRET = 'node-test-secret'
+let node: RunningNode
+
+beforeAll(async () => {
+  const modelDir = await ensureContractModel({ vocab: 'small' })
+  const config = loadConfig({
+    GPU_NODE_PORT: '0',
+    GPU_NODE_SECRET: SECRET,
+    GEMMA_MODEL_DIR: modelDir,
+  })
+  node = await startNode({ ...config, maxQueued: 2, maxRunning: 1 }, () => {})
+})
+afterAll(async () => node?.close())
+
+function post(body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal) {
+  return fetch(`${node.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    signal,
+  })
+}
+
+const chat = (extra: Record<string, unknown> = {}) => ({
+  model: 'gemma-3n-e2b-it',
+  messages: [{ role: 'user', content: 'Tell me a story.' }],
+  temperature: 0,
+  max_tokens: 12,
+  ...extra,
+})
+
+async function frames(response: Response): Promise<string[]> {
+  const decoder = new SSEDecoder()
+  return decoder.push(await response.text()).map((event) => event.data)
+}
+
+describe('GPU node HTTP', () => {
+  it('answers health without auth and labels the contract model', async () => {
+    const health = await (await fetch(`${node.url}/health`)).json()
+    expect(health).toMatchObject({
+      status: 'ok',
+      model: { id: 'gemma-3n-e2b-it', contract_model: true },
+    })
+    expect(health.model.note).toMatch(/random/i)
+  })
+
+  it('refuses requests without the edge secret', async () => {
+    for (const headers of [
+      { authorization: '' },
+      { authorization: 'Bearer wrong' },
+      { authorization: 'Basic x' },
+    ]) {
+      const response = await post(chat(), headers)
+      expect(response.status).toBe(401)
+      const body = await response.json()
+      expect(body.error).toMatchObject({ code: 'unauthorized', param: null })
+      expect(JSON.stringify(body)).not.toContain(SECRET)
+    }
+  })
+
+  it('generates a non-streamed completion with exact usage, reproducibly at temperature 0', async () => {
+    const first = await (await post(chat())).json()
+    const second = await (await post(chat())).json()
+    expect(first.object).toBe('chat.completion')
+    expect(first.choices[0]).toMatchObject({ index: 0, message: { role: 'assistant' } })
+    expect(first.choices[0].message.content).toBe(second.choices[0].message.content)
+    const { prompt_tokens, completion_tokens, total_tokens } = first.usage
+    expect(completion_tokens).toBeLessThanOrEqual(12)
+    expect(total_tokens).toBe(prompt_tokens + completion_tokens)
+    expect(prompt_tokens).toBeGreaterThan(5)
+  })
+
+  it('streams the same text, with usage only when asked', async () => {
+    const whole = await (await post(chat())).json()
+    const plain = await frames(await post(chat({ stream: true })))
+    expect(plain.at(-1)).toBe('[DONE]')
+    const chunks = plain.slice(0, -1).map((data) => JSON.parse(data))
+    expect(chunks[0].choices[0].delta).toEqual({ role: 'assistant', content: '' })
+    expect(chunks.map((c) => c.choices[0].delta.content ?? '').join('')).toBe(
+      whole.choices[0].message.content,
+    )
+    expect(chunks.at(-1).choices[0].finish_reason).toBe(whole.choices[0].finish_reason)
+    expect(chunks.every((c) => !('usage' in c))).toBe(true)
+    expect(new Set(chunks.map((c) => c.id)).size).toBe(1)
+
+    const withUsage = (
+      await frames(await post(chat({ stream: true, stream_options: { include_usage: true } })))
+    )
+      .slice(0, -1)
+      .map((data) => JSON.parse(data))
+    const last = withUsage.at(-1)
+    expect(last.choices).toEqual([])
+    expect(last.usage).toEqual(whole.usage)
+    expect(withUsage.slice(0, -1).every((c) => c.usage === null)).toBe(true)
+  })
+
+  it('seeds sampling reproducibly', async () => {
+    const sampled = chat({ temperature: 1, top_p: 0.9, seed: 42, max_tokens: 16 })
+    const a = await (await post(sampled)).json()
+    const b = await (await post(sampled)).json()
+    expect(a.choices[0].message.content).toBe(b.choices[0].message.content)
+  })
+
+  it.each([
+    ['invalid JSON', '{"model":', 400, 'invalid_json', null],
+    ['empty messages', { ...chat(), messages: [] }, 400, null, 'messages'],
+    [
+      'bad role',
+      { ...chat(), messages: [{ role: 'robot', content: 'x' }] },
+      400,
+      null,
+      'messages[0].role',
+    ],
+    ['max tokens 0', chat({ max_tokens: 0 }), 400, null, 'max_tokens'],
+    ['unknown model', chat({ model: 'gpt-4o' }), 404, 'model_not_found', 'model'],
+    [
+      'image part (not yet served)',
+      {
+        ...chat(),
+        messages: [
+          { role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:,' } }] },
+        ],
+      },
+      400,
+      'unsupported_parameter',
+      'messages[0].content[0]',
+    ],
+    [
+      'roles that do not alternate',
+      {
+        ...chat(),
+        messages: [
+          { role: 'assistant', content: 'x' },
+          { role: 'assistant', content: 'y' },
+        ],
+      },
+      400,
+      null,
+      'messages',
+    ],
+  ])('refuses %s with the OpenAI error shape', async (_, body, status, code, param) => {
+    const response = await post(body)
+    expect(response.status).toBe(status)
+    const { error } = await response.json()
+    expect(Object.keys(error).sort()).toEqual(['code', 'message', 'param', 'type'])
+    expect(error.param).toBe(param)
+    if (code) expect(error.code).toBe(code)
+  })
+
+  it('refuses a prompt longer than the context', async () => {
+    const long = 'word '.repeat(40_000)
+    const response = await post({ ...chat(), messages: [{ role: 'user', content: long }] })
+    expect(response.status).toBe(400)
+    expect((await response.json()).error).toMatchObject({
+      code: 'context_length_exceeded',
+      param: 'messages',
+    })
+  })
+
+  it('frees the slot when the client disconnects mid-stream', async () => {
+    const controller = new AbortController()
+    const response = await post(
+      chat({ stream: true, max_tokens: 30_000, temperature: 1 }),
+      {},
+      controller.signal,
+    )
+    const reader = response.body!.getReader()
+    await reader.read()
+    await reader.read()
+    expect(node.engine.stats().running).toBe(1)
+    controller.abort()
+    await expect.poll(() => node.engine.stats().running, { timeout: 5_000 }).toBe(0)
+    const after = await post(chat())
+    expect(after.status).toBe(200)
+  })
+})

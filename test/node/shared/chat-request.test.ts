@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest'
+import { parseChatRequest } from '../../../shared/chat-request.ts'
+
+const base = { model: 'gemma-3n-e2b-it', messages: [{ role: 'user', content: 'Hi' }] }
+
+function problem(body: unknown) {
+  const result = parseChatRequest(body)
+  if (result.ok) throw new Error('expected a problem')
+  return result.problem
+}
+
+describe('parseChatRequest', () => {
+  it('resolves aliases and defaults', () => {
+    const result = parseChatRequest({
+      ...base,
+      messages: [
+        { role: 'developer', content: 'Be brief.' },
+        { role: 'user', content: [{ type: 'text', text: 'Hi' }] },
+        { role: 'assistant', content: null },
+      ],
+      max_tokens: 10,
+      max_completion_tokens: 20,
+      stop: 'END',
+      stream: true,
+      stream_options: { include_usage: true },
+      unknown_field: 'ignored',
+    })
+    expect(result.ok).toBe(true)
+    if (!result.ok) return
+    expect(result.request.messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant'])
+    expect(result.request.messages[2]!.content).toBe('')
+    expect(result.request.maxCompletionTokens).toBe(20)
+    expect(result.request.stop).toEqual(['END'])
+    expect(result.request.includeUsage).toBe(true)
+    expect(result.request.temperature).toBeNull()
+  })
+
+  it.each([
+    [{ ...base, messages: [] }, 'messages', /at least one message/],
+    [{ ...base, messages: [{ role: 'tool', content: 'x' }] }, 'messages[0].role', /tool/],
+    [
+      { ...base, messages: [{ role: 'user', content: [{ type: 'video', url: 'x' }] }] },
+      'messages[0].content[0].type',
+      /video/,
+    ],
+    [
+      { ...base, messages: [{ role: 'user', content: [{ type: 'text', text: 5 }] }] },
+      'messages[0].content[0].text',
+      /string/,
+    ],
+    [{ ...base, messages: [{ role: 'user', content: 5 }] }, 'messages[0].content', /5/],
+    [{ ...base, max_tokens: 0 }, 'max_tokens', /at least 1/],
+    [{ ...base, max_completion_tokens: -3 }, 'max_completion_tokens', /at least 1/],
+    [{ ...base, max_tokens: 1.5 }, 'max_tokens', /integer/],
+    [{ ...base, temperature: 3 }, 'temperature', /2/],
+    [{ ...base, temperature: '1' }, 'temperature', /number/],
+    [{ ...base, stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop', /at most 4/],
+    [{ messages: base.messages }, 'model', /required/],
+  ])('names the offending field (%#)', (body, param, message) => {
+    const p = problem(body)
+    expect(p.param).toBe(param)
+    expect(p.message).toMatch(message)
+    expect(p.unsupported).toBe(false)
+  })
+
+  it('marks valid OpenAI parameters that gemma-edge does not implement', () => {
+    for (const extra of [{ n: 2 }, { logprobs: true }, { tools: [{ type: 'function' }] }]) {
+      const p = problem({ ...base, ...extra })
+      expect(p.unsupported).toBe(true)
+      expect(p.param).toBe(Object.keys(extra)[0])
+    }
+  })
+
+  it('refuses a body that is not an object', () => {
+    expect(problem([1, 2]).message).toMatch(/JSON object/)
+    expect(problem(null).param).toBeNull()
+  })
+})
