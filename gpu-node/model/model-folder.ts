@@ -89,7 +89,7 @@ export async function readModelFolder(dir: string, dtype?: string): Promise<Mode
   for (const session of ['embed_tokens', 'decoder_model_merged'] as const) {
     if (!files[session]) {
       const want = requested[session] ?? requested['*']
-      const present = onnxFiles.filter((f) => f.startsWith(session) && f.endsWith('.onnx'))
+      const present = onnxFiles.filter((f) => f.startsWith(session) && f.endsWith('.onnx')).sort()
       throw new ModelFolderError(
         `The model folder ${dir} has no ${want ? `onnx/${session}${DTYPE_SUFFIXES[want] ?? ''}.onnx (dtype ${want})` : `onnx/${session}*.onnx`}. ` +
           (present.length

@@ -1,0 +1,79 @@
+/**
+ * @module test/model/greedy
+ * Shared by the runner and oracle tests: fresh temporary contract model folders (transformers.js caches
+ * files by path, so every variant gets a path of its own) and a greedy generation loop on
+ * `Gemma3nRunner` that stops the way transformers.js `generate()` does (EOS from generation_config.json,
+ * or the token budget).
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateContractModel } from '../../../gpu-node/contract-model/generate.ts'
+import type { ContractModelOptions } from '../../../gpu-node/contract-model/options.ts'
+import { resolveOptions } from '../../../gpu-node/contract-model/options.ts'
+import type { ModelRunner, SamplingParams } from '../../../gpu-node/model/runner-types.ts'
+
+/** Temperature 0: the runner's argmax, like `do_sample: false`. */
+export const GREEDY: SamplingParams = {
+  temperature: 0,
+  topP: 1,
+  topK: 0,
+  presencePenalty: 0,
+  frequencyPenalty: 0,
+}
+
+/** A fresh temporary parent folder; `cleanup` removes it and everything generated in it. */
+export async function tempRoot(
+  prefix: string,
+): Promise<{ root: string; cleanup: () => Promise<void> }> {
+  const root = await mkdtemp(join(tmpdir(), `${prefix}-`))
+  return { root, cleanup: () => rm(root, { recursive: true, force: true }) }
+}
+
+/** Generates a contract model folder `root/name` with these options and returns its absolute path. */
+export async function makeFolder(
+  root: string,
+  name: string,
+  partial: Partial<ContractModelOptions>,
+): Promise<string> {
+  const dir = join(root, name)
+  await generateContractModel(dir, resolveOptions(partial))
+  return dir
+}
+
+/** The stop ids of a folder: `eos_token_id` of generation_config.json (a number or a list). */
+export async function eosIds(dir: string): Promise<number[]> {
+  const config = JSON.parse(await readFile(join(dir, 'generation_config.json'), 'utf8')) as {
+    eos_token_id?: number | number[]
+  }
+  const eos = config.eos_token_id ?? []
+  return Array.isArray(eos) ? eos : [eos]
+}
+
+/**
+ * Greedy generation with the runner: the whole prompt in one sampled step (prefill), then one step per
+ * sampled token. Returns the new ids, including a final EOS as `generate()` does; releases the sequence.
+ */
+export async function greedyTokens(
+  runner: ModelRunner,
+  seqId: number,
+  prompt: number[],
+  maxNew: number,
+  eos: readonly number[],
+): Promise<number[]> {
+  const out: number[] = []
+  let tokens = prompt
+  try {
+    while (out.length < maxNew) {
+      const [result] = await runner.step([{ seqId, tokens, sampling: GREEDY, seed: 0 }])
+      const token = result?.token
+      if (token === null || token === undefined) throw new Error(`no token for sequence ${seqId}`)
+      out.push(token)
+      if (eos.includes(token)) break
+      tokens = [token]
+    }
+  } finally {
+    await runner.release([seqId])
+  }
+  return out
+}
