@@ -61,9 +61,21 @@ const message = v.variant('role', [
   }),
 ])
 
-const positiveInt = v.pipe(v.number(), v.integer(), v.minValue(1, 'must be at least 1'))
-const unitInterval = v.pipe(v.number(), v.minValue(0), v.maxValue(1))
-const penalty = v.pipe(v.number(), v.minValue(-2), v.maxValue(2))
+const positiveInt = v.pipe(
+  v.number(),
+  v.integer('must be an integer'),
+  v.minValue(1, 'must be at least 1'),
+)
+const unitInterval = v.pipe(
+  v.number(),
+  v.minValue(0, 'must be between 0 and 1'),
+  v.maxValue(1, 'must be between 0 and 1'),
+)
+const penalty = v.pipe(
+  v.number(),
+  v.minValue(-2, 'must be between -2 and 2'),
+  v.maxValue(2, 'must be between -2 and 2'),
+)
 
 const wireRequest = v.object({
   model: v.pipe(v.string(), v.nonEmpty('must not be empty')),
@@ -79,22 +91,33 @@ const wireRequest = v.object({
   stream_options: v.nullish(v.object({ include_usage: v.optional(v.boolean()) })),
   max_completion_tokens: v.nullish(positiveInt),
   max_tokens: v.nullish(positiveInt),
-  temperature: v.nullish(v.pipe(v.number(), v.minValue(0), v.maxValue(2))),
+  temperature: v.nullish(
+    v.pipe(
+      v.number(),
+      v.minValue(0, 'must be between 0 and 2'),
+      v.maxValue(2, 'must be between 0 and 2'),
+    ),
+  ),
   top_p: v.nullish(unitInterval),
-  top_k: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(0))),
-  seed: v.nullish(v.pipe(v.number(), v.integer())),
+  top_k: v.nullish(
+    v.pipe(v.number(), v.integer('must be an integer'), v.minValue(0, 'must be 0 (off) or more')),
+  ),
+  seed: v.nullish(v.pipe(v.number(), v.integer('must be an integer'))),
   stop: v.nullish(
     v.union([
       v.pipe(v.string(), v.maxLength(CHAT_LIMITS.maxStopLength)),
       v.pipe(
         v.array(v.pipe(v.string(), v.nonEmpty(), v.maxLength(CHAT_LIMITS.maxStopLength))),
-        v.maxLength(CHAT_LIMITS.maxStopSequences),
+        v.maxLength(
+          CHAT_LIMITS.maxStopSequences,
+          `must have at most ${CHAT_LIMITS.maxStopSequences} sequences`,
+        ),
       ),
     ]),
   ),
   presence_penalty: v.nullish(penalty),
   frequency_penalty: v.nullish(penalty),
-  n: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1))),
+  n: v.nullish(v.pipe(v.number(), v.integer('must be an integer'), v.minValue(1), v.maxValue(1))),
   user: v.nullish(v.string()),
   logprobs: v.nullish(v.literal(false)),
   tools: v.nullish(v.pipe(v.array(v.unknown()), v.maxLength(0))),

@@ -2,7 +2,8 @@
  * End to end as a user runs it: a GPU node process on the default contract model (262,400-token vocabulary)
  * and the worker in `wrangler dev`, driven by the official `openai` npm client.
  */
-import OpenAI, { APIError } from 'openai'
+import type { APIError } from 'openai'
+import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startStack } from '../support/stack.ts'
 import type { Stack } from '../support/stack.ts'

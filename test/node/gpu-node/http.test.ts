@@ -39,6 +39,12 @@ const chat = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 })
 
+/** Wire JSON, asserted field by field by the tests. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function json(response: Response): Promise<any> {
+  return response.json()
+}
+
 async function frames(response: Response): Promise<string[]> {
   const decoder = new SSEDecoder()
   return decoder.push(await response.text()).map((event) => event.data)
@@ -46,7 +52,7 @@ async function frames(response: Response): Promise<string[]> {
 
 describe('GPU node HTTP', () => {
   it('answers health without auth and labels the contract model', async () => {
-    const health = await (await fetch(`${node.url}/health`)).json()
+    const health = await json(await fetch(`${node.url}/health`))
     expect(health).toMatchObject({
       status: 'ok',
       model: { id: 'gemma-3n-e2b-it', contract_model: true },
@@ -62,15 +68,15 @@ describe('GPU node HTTP', () => {
     ]) {
       const response = await post(chat(), headers)
       expect(response.status).toBe(401)
-      const body = await response.json()
+      const body = await json(response)
       expect(body.error).toMatchObject({ code: 'unauthorized', param: null })
       expect(JSON.stringify(body)).not.toContain(SECRET)
     }
   })
 
   it('generates a non-streamed completion with exact usage, reproducibly at temperature 0', async () => {
-    const first = await (await post(chat())).json()
-    const second = await (await post(chat())).json()
+    const first = await json(await post(chat()))
+    const second = await json(await post(chat()))
     expect(first.object).toBe('chat.completion')
     expect(first.choices[0]).toMatchObject({ index: 0, message: { role: 'assistant' } })
     expect(first.choices[0].message.content).toBe(second.choices[0].message.content)
@@ -81,7 +87,7 @@ describe('GPU node HTTP', () => {
   })
 
   it('streams the same text, with usage only when asked', async () => {
-    const whole = await (await post(chat())).json()
+    const whole = await json(await post(chat()))
     const plain = await frames(await post(chat({ stream: true })))
     expect(plain.at(-1)).toBe('[DONE]')
     const chunks = plain.slice(0, -1).map((data) => JSON.parse(data))
@@ -106,8 +112,8 @@ describe('GPU node HTTP', () => {
 
   it('seeds sampling reproducibly', async () => {
     const sampled = chat({ temperature: 1, top_p: 0.9, seed: 42, max_tokens: 16 })
-    const a = await (await post(sampled)).json()
-    const b = await (await post(sampled)).json()
+    const a = await json(await post(sampled))
+    const b = await json(await post(sampled))
     expect(a.choices[0].message.content).toBe(b.choices[0].message.content)
   })
 
@@ -151,7 +157,7 @@ describe('GPU node HTTP', () => {
   ])('refuses %s with the OpenAI error shape', async (_, body, status, code, param) => {
     const response = await post(body)
     expect(response.status).toBe(status)
-    const { error } = await response.json()
+    const { error } = await json(response)
     expect(Object.keys(error).sort()).toEqual(['code', 'message', 'param', 'type'])
     expect(error.param).toBe(param)
     if (code) expect(error.code).toBe(code)
@@ -161,7 +167,7 @@ describe('GPU node HTTP', () => {
     const long = 'word '.repeat(40_000)
     const response = await post({ ...chat(), messages: [{ role: 'user', content: long }] })
     expect(response.status).toBe(400)
-    expect((await response.json()).error).toMatchObject({
+    expect((await json(response)).error).toMatchObject({
       code: 'context_length_exceeded',
       param: 'messages',
     })
