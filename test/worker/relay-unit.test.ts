@@ -1,0 +1,83 @@
+/**
+ * @module
+ * The relay on its own, with hand-made byte chunks: frames split anywhere (inside a UTF-8 character, between
+ * `\r` and `\n`), usage observation, and cancellation reaching the node's body, which the end-to-end tests
+ * cannot isolate (workerd also drops a gone client's subrequests by itself).
+ */
+import { describe, expect, it } from 'vitest'
+import { relayNodeStream } from '../../worker/streaming/relay.ts'
+import { withTimeout } from './support/edge-client.ts'
+import { NORMAL_USAGE, USAGE_CHUNK, nodeChunk, withoutUsage } from './support/scenarios.ts'
+
+const encoder = new TextEncoder()
+const frame = (payload: unknown) => `data: ${JSON.stringify(payload)}\r\n\r\n`
+
+/** A node body that delivers `bytes` in pieces of `size` bytes. */
+function sourceOf(bytes: Uint8Array, size: number): ReadableStream<Uint8Array> {
+  let offset = 0
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (offset >= bytes.byteLength) return controller.close()
+      controller.enqueue(bytes.slice(offset, offset + size))
+      offset += size
+    },
+  })
+}
+
+const NODE_STREAM = encoder.encode(
+  [
+    ': ping',
+    '\r\n\r\n',
+    frame(nodeChunk({ role: 'assistant', content: 'héllo – 👋' })),
+    frame(nodeChunk({}, 'stop')),
+    frame(USAGE_CHUNK),
+    'data: [DONE]\r\n\r\n',
+  ].join(''),
+)
+
+describe('relayNodeStream', () => {
+  it.each([[1], [2], [7], [NODE_STREAM.byteLength]])(
+    'gives the same frames whatever the chunk size (%i bytes)',
+    async (size) => {
+      const relay = relayNodeStream(sourceOf(NODE_STREAM, size), { includeUsage: false })
+      const text = await new Response(relay.body).text()
+      const first = withoutUsage(nodeChunk({ role: 'assistant', content: 'héllo – 👋' }))
+      const last = withoutUsage(nodeChunk({}, 'stop'))
+      expect(text).toBe(
+        `: ping\n\ndata: ${JSON.stringify(first)}\n\ndata: ${JSON.stringify(last)}\n\ndata: [DONE]\n\n`,
+      )
+      expect(await relay.outcome).toEqual({ ending: 'done', usage: NORMAL_USAGE })
+    },
+  )
+
+  it('keeps a "usage":null that is text inside the content', async () => {
+    const tricky = nodeChunk({ content: '{"usage":null}, "usage":null' })
+    const bytes = encoder.encode(`${frame(tricky)}data: [DONE]\n\n`)
+    const text = await new Response(
+      relayNodeStream(sourceOf(bytes, 5), { includeUsage: false }).body,
+    ).text()
+    const expected = withoutUsage(tricky)
+    expect(text).toBe(`data: ${JSON.stringify(expected)}\n\ndata: [DONE]\n\n`)
+  })
+
+  it("cancels the node's body when the client cancels, and reports it", async () => {
+    let cancelled: unknown = null
+    const source = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(encoder.encode(frame(nodeChunk({ content: 'a' }))))
+      },
+      cancel(reason) {
+        cancelled = reason ?? 'cancelled'
+      },
+    })
+    const relay = relayNodeStream(source, { includeUsage: true })
+    const reader = relay.body.getReader()
+    expect((await withTimeout(reader.read(), 2_000, 'first frame')).done).toBe(false)
+    await reader.cancel('client gone')
+    expect(cancelled).toBe('client gone')
+    expect(await withTimeout(relay.outcome, 2_000, 'outcome')).toEqual({
+      ending: 'cancelled',
+      usage: null,
+    })
+  })
+})

@@ -1,0 +1,32 @@
+/**
+ * @module
+ * The worker's Hono environment: bindings (the generated `Env` plus the secrets that wrangler.toml cannot
+ * declare) and the typed context variables the middleware hands to the routes.
+ */
+import type { RelayOutcome } from './streaming/relay.ts'
+import type { Tenant } from './tenancy/tenant-key-store.ts'
+
+/** `wrangler types` output plus secrets (`wrangler secret put`, `.dev.vars`, `--var`). */
+export interface Bindings extends Env {
+  /** The development tenant's API key; unset means every key is refused. */
+  DEV_API_KEY?: string
+  /** Bearer secret the GPU nodes require from the edge. */
+  GPU_NODE_SECRET?: string
+}
+
+/** Set by the middleware in `worker/middleware/`, read by the routes. */
+export interface Variables {
+  /** Echoed in `x-request-id` and forwarded to the GPU node. */
+  requestId: string
+  /** The authenticated tenant (`api-key-auth.ts`). */
+  tenant: Tenant
+  /** The parsed, size-capped JSON body (`json-body.ts`); still unvalidated. */
+  jsonBody: unknown
+  /** Set by the chat route: settles when the node's stream ends, with its exact usage (`request-log.ts`). */
+  outcome?: Promise<RelayOutcome>
+}
+
+export interface AppEnv {
+  Bindings: Bindings
+  Variables: Variables
+}

@@ -1,0 +1,62 @@
+/**
+ * @module
+ * The gemma-edge Worker: an OpenAI-compatible API in front of the GPU nodes. This file only wires the app:
+ * middleware order (request id first so every response carries it, then the log line, then auth), routes,
+ * 405s for known paths, the OpenAI-shaped 404, and `onError`, the only place errors become responses.
+ */
+import { Hono } from 'hono'
+import type { Context } from 'hono'
+import { CHAT_LIMITS } from '../shared/chat-request.ts'
+import type { AppEnv } from './env.ts'
+import { MethodNotAllowedError, NotFoundError, toErrorResponse, toGatewayError } from './errors.ts'
+import { apiKeyAuth } from './middleware/api-key-auth.ts'
+import { jsonBody } from './middleware/json-body.ts'
+import { requestId } from './middleware/request-id.ts'
+import { requestLog } from './middleware/request-log.ts'
+import { chatCompletions } from './routes/chat-completions.ts'
+import { health } from './routes/health.ts'
+import { models } from './routes/models.ts'
+import { createDevKeyStore } from './tenancy/dev-key-store.ts'
+
+const app = new Hono<AppEnv>()
+
+app.use('*', requestId())
+app.use('*', requestLog())
+
+app.onError((error, c) => {
+  const gatewayError = toGatewayError(error)
+  if (gatewayError.status >= 500) {
+    // The cause stays in the log (never in the body); it holds no keys (they never enter an error).
+    console.error(
+      JSON.stringify({
+        msg: 'request failed',
+        request_id: c.get('requestId'),
+        code: gatewayError.code,
+        error: String(gatewayError.cause ?? gatewayError.message),
+      }),
+    )
+  }
+  return toErrorResponse(gatewayError, c.get('requestId'))
+})
+
+app.notFound((c) => {
+  throw new NotFoundError(`Unknown route: ${c.req.method} ${c.req.path.slice(0, 200)}`)
+})
+
+/** Answers 405 for a known path with a method it does not serve. */
+const onlyAllow =
+  (...methods: string[]) =>
+  (c: Context<AppEnv>): never => {
+    throw new MethodNotAllowedError(c.req.method, methods)
+  }
+
+app.get('/health', health)
+app.all('/health', onlyAllow('GET', 'HEAD'))
+
+app.use('/v1/*', apiKeyAuth({ storeFor: (env) => createDevKeyStore(env.DEV_API_KEY) }))
+app.post('/v1/chat/completions', jsonBody({ maxBytes: CHAT_LIMITS.maxBodyBytes }), chatCompletions)
+app.all('/v1/chat/completions', onlyAllow('POST'))
+app.get('/v1/models', models)
+app.all('/v1/models', onlyAllow('GET', 'HEAD'))
+
+export default app

@@ -1,0 +1,65 @@
+/**
+ * @module
+ * Reads a JSON request body once, with a size cap that holds even when `content-length` is absent or lies:
+ * the declared length is checked first (cheap refusal), then the bytes are counted while reading and the
+ * read stops at the limit. Puts the parsed (still unvalidated) value in `c.var.jsonBody`.
+ */
+import type { MiddlewareHandler } from 'hono'
+import type { AppEnv } from '../env.ts'
+import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors.ts'
+
+export interface JsonBodyOptions {
+  maxBytes: number
+}
+
+/** `application/json` or any `+json` type, with or without parameters (RFC 6839). */
+const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i
+
+/** Reads at most `maxBytes` bytes; cancels the stream and throws 413 past that. */
+async function readCapped(body: ReadableStream<Uint8Array> | null, maxBytes: number) {
+  if (!body) return new Uint8Array()
+  const chunks: Uint8Array[] = []
+  let total = 0
+  const reader = body.getReader()
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    total += value.byteLength
+    if (total > maxBytes) {
+      await reader.cancel()
+      throw new PayloadTooLargeError(maxBytes)
+    }
+    chunks.push(value)
+  }
+  const bytes = new Uint8Array(total)
+  let offset = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return bytes
+}
+
+/**
+ * Enforces size (413), content type (415) and JSON syntax (400 `invalid_json`), in that order.
+ * @example
+ * app.post('/v1/chat/completions', jsonBody({ maxBytes: CHAT_LIMITS.maxBodyBytes }), handler)
+ */
+export const jsonBody = (options: JsonBodyOptions): MiddlewareHandler<AppEnv> => {
+  if (!(options.maxBytes > 0)) throw new Error('jsonBody requires a positive "maxBytes"')
+  const { maxBytes } = options
+  return async function jsonBody(c, next) {
+    const declared = Number(c.req.header('content-length') ?? '0')
+    if (declared > maxBytes) throw new PayloadTooLargeError(maxBytes)
+    if (!JSON_TYPE.test(c.req.header('content-type') ?? '')) throw new UnsupportedMediaTypeError()
+    const bytes = await readCapped(c.req.raw.body, maxBytes)
+    let value: unknown
+    try {
+      value = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes))
+    } catch {
+      throw new BadRequestError('The request body is not valid JSON.', null, 'invalid_json')
+    }
+    c.set('jsonBody', value)
+    await next()
+  }
+}

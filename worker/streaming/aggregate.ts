@@ -1,0 +1,108 @@
+/**
+ * @module
+ * Builds a non-streaming `ChatCompletion` from a GPU node's SSE body (the edge always asks the node for a
+ * stream, so usage is observed the same way for both kinds of client). A node error frame becomes that error
+ * with its matching status; a stream that ends or breaks before `[DONE]`, or lacks usage or a finish reason,
+ * is a 502.
+ */
+import { isErrorBody } from '../../shared/errors.ts'
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  FinishReason,
+  Usage,
+} from '../../shared/openai.ts'
+import type { SSEEvent } from '../../shared/sse.ts'
+import { SSEDecoder } from '../../shared/sse.ts'
+import { NodeReportedError, UpstreamError, statusForNodeError } from '../errors.ts'
+
+interface Draft {
+  first: ChatCompletionChunk | null
+  content: string
+  finishReason: FinishReason | null
+  usage: Usage | null
+  done: boolean
+}
+
+/** Applies one event to the draft; throws on a node error frame. */
+function apply(draft: Draft, event: SSEEvent): void {
+  if (event.data === '[DONE]') {
+    draft.done = true
+    return
+  }
+  let payload: unknown
+  try {
+    payload = JSON.parse(event.data)
+  } catch {
+    throw new UpstreamError('The GPU node sent a malformed stream frame.')
+  }
+  if (isErrorBody(payload)) throw new NodeReportedError(statusForNodeError(payload), payload)
+  if (event.event === 'error') throw new UpstreamError('The GPU node reported an error.')
+  const chunk = payload as ChatCompletionChunk
+  draft.first ??= chunk
+  if (chunk.usage) draft.usage = chunk.usage
+  for (const choice of chunk.choices ?? []) {
+    if (choice.index !== 0) continue
+    draft.content += choice.delta?.content ?? ''
+    draft.finishReason = choice.finish_reason ?? draft.finishReason
+  }
+}
+
+/** Reads the whole body; a network error is reported as the cut stream it is. */
+async function readEvents(source: ReadableStream<Uint8Array>, draft: Draft): Promise<void> {
+  const reader = source.getReader()
+  const decoder = new TextDecoder()
+  const sse = new SSEDecoder()
+  try {
+    for (;;) {
+      let read: ReadableStreamReadResult<Uint8Array>
+      try {
+        read = await reader.read()
+      } catch {
+        return
+      }
+      const events = read.done ? sse.end() : sse.push(decoder.decode(read.value, { stream: true }))
+      for (const event of events) {
+        apply(draft, event)
+        if (draft.done) return
+      }
+      if (read.done) return
+    }
+  } finally {
+    // After [DONE] or an error frame nothing more is needed from the node: close the connection.
+    await reader.cancel().catch(() => undefined)
+  }
+}
+
+/**
+ * @example
+ * const completion = await aggregateCompletion(nodeBody)
+ * return c.json(completion)
+ */
+export async function aggregateCompletion(
+  source: ReadableStream<Uint8Array>,
+): Promise<ChatCompletion> {
+  const draft: Draft = { first: null, content: '', finishReason: null, usage: null, done: false }
+  await readEvents(source, draft)
+  const { first, finishReason, usage } = draft
+  if (!draft.done) throw new UpstreamError('The GPU node stream ended before it was complete.')
+  if (!first || !finishReason || !usage) {
+    throw new UpstreamError('The GPU node stream lacked a finish reason or usage.')
+  }
+  return {
+    id: first.id,
+    object: 'chat.completion',
+    created: first.created,
+    model: first.model,
+    system_fingerprint: first.system_fingerprint,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: draft.content, refusal: null },
+        logprobs: null,
+        finish_reason: finishReason,
+      },
+    ],
+    usage,
+  }
+}
