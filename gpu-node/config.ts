@@ -19,6 +19,8 @@ export interface NodeConfig {
   maxQueued: number
   prefillChunk: number
   maxStepTokens: number
+  /** KV cache memory the node may use, in bytes; also bounds the context it serves. */
+  kvBudgetBytes: number
 }
 
 export class ConfigError extends Error {
@@ -46,6 +48,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     maxQueued: integer(env, 'GPU_NODE_MAX_QUEUED', 256, 0, 100_000),
     prefillChunk: integer(env, 'GPU_NODE_PREFILL_CHUNK', 512, 1, 32_768),
     maxStepTokens: integer(env, 'GPU_NODE_MAX_STEP_TOKENS', 2048, 1, 262_144),
+    kvBudgetBytes: integer(env, 'GPU_NODE_KV_BUDGET_MB', 4096, 1, 16 * 1024 * 1024) * 1024 * 1024,
   }
 }
 

@@ -13,7 +13,10 @@ import type { NodeHealth } from '../shared/protocol.ts'
 import type { NodeConfig } from './config.ts'
 import { ensureContractModel } from './contract-model/cache.ts'
 import { Engine } from './engine/engine.ts'
+import { NO_OBSERVER } from './engine/observer.ts'
+import type { EngineObserver, StepReport } from './engine/observer.ts'
 import { createApp } from './http/app.ts'
+import { NodeMetrics } from './http/metrics.ts'
 import { generationDefaults } from './http/prepare-generation.ts'
 import { startRunnerThread } from './model/remote-runner.ts'
 import type { ModelInfo } from './model/runner-types.ts'
@@ -24,6 +27,8 @@ export const NODE_VERSION = '0.1.0'
 export interface RunningNode {
   url: string
   info: ModelInfo
+  /** The context this node serves: the model's, or less when the KV budget is smaller. */
+  contextLength: number
   engine: Engine
   /** Stops listening, ends open streams, stops the runner thread. */
   close(): Promise<void>
@@ -40,14 +45,22 @@ export async function startNode(
     readJson(join(modelDir, 'generation_config.json')),
   ])
   const info = runner.info
+  // The KV budget bounds the context this node serves (like vLLM's max_model_len): a request that fits
+  // the context always fits the cache, so admission can always make progress.
+  const kvBudgetTokens = Math.floor(config.kvBudgetBytes / info.kvBytesPerToken)
+  const contextLength = Math.min(info.contextLength, kvBudgetTokens)
+  const observer = new LateObserver()
   const engine = new Engine(
     runner,
     {
       decode: (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }),
       eosIds: tokenizer.special.eos,
     },
-    config,
+    { ...config, kvBudgetTokens, paddedBatch: info.batchedDecode },
+    observer,
   )
+  const metrics = new NodeMetrics(engine)
+  observer.target = metrics
   const dtype = Object.values(info.dtypes).join('/')
   const health = (): NodeHealth => {
     const stats = engine.stats()
@@ -68,12 +81,13 @@ export async function startNode(
   const app = createApp({
     engine,
     tokenizer,
-    contextLength: info.contextLength,
+    contextLength,
     defaults: generationDefaults(generationConfig),
     modelId: MODEL_ID,
     systemFingerprint: `gemma-edge-${NODE_VERSION}-${dtype}-${info.device}`,
     secret: config.secret,
     health,
+    metrics: () => metrics.render(),
     log,
   })
   const server = await listen(app.fetch, config.host, config.port)
@@ -82,6 +96,7 @@ export async function startNode(
   return {
     url: `http://${config.host}:${port}`,
     info,
+    contextLength,
     engine,
     async close() {
       await engine.close()
@@ -107,5 +122,22 @@ async function readJson(path: string): Promise<Record<string, unknown>> {
     return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>
   } catch {
     return {}
+  }
+}
+
+/** Forwards engine reports to metrics created after the engine (the metrics read the engine's stats). */
+class LateObserver implements EngineObserver {
+  target: EngineObserver = NO_OBSERVER
+  step(report: StepReport): void {
+    this.target.step(report)
+  }
+  firstToken(ms: number): void {
+    this.target.firstToken(ms)
+  }
+  interToken(ms: number): void {
+    this.target.interToken(ms)
+  }
+  rejected(reason: 'queue_full' | 'shutting_down'): void {
+    this.target.rejected(reason)
   }
 }

@@ -7,13 +7,15 @@
  */
 import type { SamplingParams } from '../text/sampler.ts'
 import type { ModelRunner, StepItem } from '../model/runner-types.ts'
+import { NO_OBSERVER } from './observer.ts'
+import type { EngineObserver } from './observer.ts'
 import type { GenerationEvent } from './output-channel.ts'
 import { Scheduler } from './scheduler.ts'
 import type { PlannedItem, SchedulerOptions } from './scheduler.ts'
 import { Sequence } from './sequence.ts'
 import type { SequenceRequest, SequenceText } from './sequence.ts'
 
-export type { GenerationEvent, SamplingParams, SequenceRequest }
+export type { EngineObserver, GenerationEvent, SamplingParams, SequenceRequest }
 
 /** The queue is full: answer 503 and tell the client when to come back. */
 export class EngineOverloadedError extends Error {
@@ -31,23 +33,34 @@ export interface EngineStats {
   maxRunning: number
   /** Completion tokens generated since start. */
   generatedTokens: number
+  /** KV cache entries held after the last step (padding included) and the budget. */
+  kvTokens: number
+  kvBudgetTokens: number
 }
 
 export class Engine {
   readonly #runner: ModelRunner
   readonly #text: SequenceText
   readonly #scheduler: Scheduler
+  readonly #observer: EngineObserver
   readonly #aborted = new Set<Sequence>()
+  #kvTokens = 0
   #nextId = 1
   #generatedTokens = 0
   #wake: (() => void) | null = null
   #loop: Promise<void> | null = null
   #closed = false
 
-  constructor(runner: ModelRunner, text: SequenceText, options: SchedulerOptions) {
+  constructor(
+    runner: ModelRunner,
+    text: SequenceText,
+    options: SchedulerOptions,
+    observer: EngineObserver = NO_OBSERVER,
+  ) {
     this.#runner = runner
     this.#text = text
     this.#scheduler = new Scheduler(options)
+    this.#observer = observer
   }
 
   /**
@@ -56,9 +69,15 @@ export class Engine {
    * @example for await (const event of engine.generate(request, signal)) if (event.type === 'text') write(event.text)
    */
   generate(request: SequenceRequest, signal?: AbortSignal): AsyncIterable<GenerationEvent> {
-    if (this.#closed) throw new EngineOverloadedError(1_000)
+    if (this.#closed) {
+      this.#observer.rejected('shutting_down')
+      throw new EngineOverloadedError(1_000)
+    }
     const seq = new Sequence(this.#nextId++, request, this.#text)
-    if (!this.#scheduler.enqueue(seq)) throw new EngineOverloadedError(this.#retryAfterMs())
+    if (!this.#scheduler.enqueue(seq)) {
+      this.#observer.rejected('queue_full')
+      throw new EngineOverloadedError(this.#retryAfterMs())
+    }
     signal?.addEventListener('abort', () => this.#abort(seq), { once: true })
     if (signal?.aborted) this.#abort(seq)
     this.#start()
@@ -71,6 +90,8 @@ export class Engine {
       queued: this.#scheduler.waitingCount,
       maxRunning: this.#scheduler.options.maxRunning,
       generatedTokens: this.#generatedTokens,
+      kvTokens: this.#kvTokens,
+      kvBudgetTokens: this.#scheduler.options.kvBudgetTokens,
     }
   }
 
@@ -112,20 +133,28 @@ export class Engine {
   async #execute(plan: PlannedItem[]): Promise<void> {
     const items: StepItem[] = plan.map(({ seq, tokens, sample }) => ({
       seqId: seq.id,
+      phase: seq.prefillDone ? 'decode' : 'prefill',
       tokens,
       sampling: sample ? seq.request.sampling : null,
       seed: seq.request.seed,
     }))
     const done: Sequence[] = []
     try {
-      const results = await this.#runner.step(items)
-      results.forEach((result, i) => {
+      const started = performance.now()
+      const output = await this.#runner.step(items)
+      const now = performance.now()
+      this.#kvTokens = output.kvTokens
+      this.#observer.step({
+        items: items.length,
+        decodes: items.filter((item) => item.phase === 'decode').length,
+        engineMs: now - started,
+        runMs: output.runMs,
+        kvTokens: output.kvTokens,
+      })
+      output.results.forEach((result, i) => {
         const { seq, tokens } = plan[i]!
         if (!seq.prefillDone) seq.prefilled += tokens.length
-        if (result.token !== null) {
-          seq.accept(result.token)
-          this.#generatedTokens++
-        }
+        if (result.token !== null) this.#accept(seq, result.token, now)
         if (seq.finished) done.push(seq)
       })
     } catch (error) {
@@ -136,6 +165,15 @@ export class Engine {
       }
     }
     await this.#release(done)
+  }
+
+  #accept(seq: Sequence, token: number, now: number): void {
+    if (seq.finished) return // cancelled while the step ran: the token is not delivered
+    if (seq.lastTokenAt === null) this.#observer.firstToken(now - seq.arrivedAt)
+    else this.#observer.interToken(now - seq.lastTokenAt)
+    seq.lastTokenAt = now
+    seq.accept(token)
+    this.#generatedTokens++
   }
 
   async #reapAborted(): Promise<void> {

@@ -4,8 +4,12 @@
  * - Admission: up to `maxRunning` sequences hold a KV cache; the rest wait, at most `maxQueued`.
  * - Fairness: waiting requests are admitted round-robin across tenants, so a tenant with 50 queued
  *   requests does not starve one with a single request.
- * - Chunked prefill: a long prompt is fed `prefillChunk` tokens per step, within a per-step token budget,
- *   after every running sequence's decode token, so running streams keep flowing while it prefills.
+ * - Memory: a sequence is admitted only if the KV cache can hold it to its last token (prompt + max
+ *   completion tokens) next to everything running. With a padded batch every row is as wide as the
+ *   widest, so the bound is rows x widest reservation; otherwise the sum of reservations.
+ * - Chunked prefill: every decoding sequence gets its token each step (the batched decode needs all of
+ *   them); prompts are fed `prefillChunk` tokens at a time within what is left of the per-step token
+ *   budget, so running streams keep flowing while a long prompt prefills.
  */
 import type { Sequence } from './sequence.ts'
 
@@ -16,8 +20,12 @@ export interface SchedulerOptions {
   maxQueued: number
   /** Prompt tokens fed per sequence per step. */
   prefillChunk: number
-  /** Tokens (decode + prefill) per step. */
+  /** Tokens (decode + prefill) per step; decode tokens are always scheduled. */
   maxStepTokens: number
+  /** KV cache capacity in tokens (cache entries). */
+  kvBudgetTokens: number
+  /** Decoding rows share one left-padded batch (every row as wide as the widest). */
+  paddedBatch: boolean
 }
 
 export interface PlannedItem {
@@ -87,7 +95,7 @@ export class Scheduler {
     const items: PlannedItem[] = []
     let budget = this.options.maxStepTokens
     for (const seq of this.#running) {
-      if (!seq.prefillDone || budget < 1) continue
+      if (!seq.prefillDone) continue
       items.push({ seq, tokens: [seq.lastToken], sample: true })
       budget--
     }
@@ -102,10 +110,23 @@ export class Scheduler {
     return items
   }
 
-  /** Round-robin over tenants: the first waiting tenant moves to the back after each admission. */
+  /** KV tokens the running sequences may need at most, and what admitting `seq` would make it. */
+  kvReservation(extra?: Sequence): number {
+    const all = extra ? [...this.#running, extra] : this.#running
+    if (!this.options.paddedBatch) return all.reduce((sum, seq) => sum + reservation(seq), 0)
+    return all.length * Math.max(0, ...all.map(reservation))
+  }
+
+  /**
+   * Round-robin over tenants: the first waiting tenant moves to the back after each admission. The head
+   * of the round waits (and blocks admission) until the KV budget can hold it, so large requests are not
+   * starved by a stream of small ones.
+   */
   #admit(): void {
     while (this.#running.length < this.options.maxRunning && this.#waitingCount > 0) {
       const [tenant, queue] = this.#waiting.entries().next().value as [string, Sequence[]]
+      if (this.kvReservation(queue[0]) > this.options.kvBudgetTokens && this.#running.length > 0)
+        return
       const seq = queue.shift()!
       this.#waitingCount--
       this.#waiting.delete(tenant)
@@ -113,4 +134,9 @@ export class Scheduler {
       this.#running.push(seq)
     }
   }
+}
+
+/** KV entries a sequence needs by its last token. */
+function reservation(seq: Sequence): number {
+  return seq.request.promptIds.length + seq.request.maxTokens
 }

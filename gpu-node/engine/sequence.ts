@@ -36,7 +36,8 @@ export class Sequence {
   prefilled = 0
   readonly generated: number[] = []
   finishReason: FinishReason | null = null
-  firstTokenAt: number | null = null
+  /** When the last token arrived (`performance.now()`), for inter-token latency. */
+  lastTokenAt: number | null = null
   readonly #eos: ReadonlySet<number>
   readonly #detokenizer: IncrementalDetokenizer
   readonly #stops: StopMatcher
@@ -65,7 +66,6 @@ export class Sequence {
   /** Takes a sampled token: emits the text it completes and finishes the sequence when due. */
   accept(token: number): void {
     if (this.finished) return
-    this.firstTokenAt ??= performance.now()
     this.generated.push(token)
     if (this.#eos.has(token)) return this.#finish('stop')
     const { emit, stopped } = this.#stops.push(this.#detokenizer.push(token))

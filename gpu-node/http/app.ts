@@ -1,7 +1,7 @@
 /**
  * @module
- * The GPU node's HTTP surface (Hono): `POST /v1/chat/completions` and `GET /metrics`-style routes behind the
- * edge secret, `GET /health` open for load balancers and process supervisors. Only `onError` turns errors
+ * The GPU node's HTTP surface (Hono): `POST /v1/chat/completions` and `GET /metrics` behind the edge
+ * secret, `GET /health` open for load balancers and process supervisors. Only `onError` turns errors
  * into responses.
  */
 import { Hono } from 'hono'
@@ -17,6 +17,8 @@ import { asNodeError, NodeError, toErrorResponse } from './errors.ts'
 export interface AppDeps extends ChatRouteDeps {
   secret: string
   health(): NodeHealth
+  /** Prometheus text exposition. */
+  metrics(): Promise<string>
   log(line: Record<string, unknown>): void
 }
 
@@ -25,6 +27,12 @@ export function createApp(deps: AppDeps): Hono {
   app.use(requestId({ headerName: 'x-request-id' }))
   app.get('/health', (c) => c.json(deps.health()))
   app.use('/v1/*', edgeAuth(deps.secret))
+  app.use('/metrics', edgeAuth(deps.secret))
+  app.get('/metrics', async (c) =>
+    c.body(await deps.metrics(), 200, {
+      'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+    }),
+  )
   app.post(
     '/v1/chat/completions',
     bodyLimit({

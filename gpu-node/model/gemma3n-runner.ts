@@ -1,29 +1,42 @@
 /**
  * @module
- * The Gemma 3n text path on ONNX Runtime: `embed_tokens` then `decoder_model_merged` with a KV cache per
- * sequence, and sampling of the last position (gemma3n-contract.md §3). Runs inside the runner thread
- * (runner-thread.ts) so `session.run` never blocks the HTTP event loop.
+ * The Gemma 3n text path on ONNX Runtime: `embed_tokens` then `decoder_model_merged` with a KV cache, and
+ * sampling of the last position (gemma3n-contract.md §3). Runs inside the runner thread (runner-thread.ts)
+ * so `session.run` never blocks the HTTP event loop.
  *
- * Each item of a step runs as its own batch-of-one decoder call, so sequences never see each other's
- * tokens whatever the decoder declares; the cache tensors are kept exactly as the graph returned them
- * (no copies between steps).
+ * - Prefill runs per sequence (batch of one) into the sequence's own cache, chunk by chunk.
+ * - Decode runs every decoding sequence in ONE decoder call when the decoder declares `attention_mask`:
+ *   their caches live in a persistent left-padded batch (kv-batch.ts) that the decoder's outputs feed
+ *   straight back into. The lm_head (262,400 x hidden for Gemma 3n) is then read once per step instead of
+ *   once per sequence, which is where batching wins.
+ * - A decoder without `attention_mask` cannot hide padding, and rows of different lengths cannot share a
+ *   batch without it; such a model decodes each sequence on its own (correct, no batching gain).
  */
-import { sampleToken, createRng } from '../text/sampler.ts'
+import { createRng, sampleToken } from '../text/sampler.ts'
 import type { Rng } from '../text/sampler.ts'
 import { checkTextContract } from './contract-check.ts'
-import type { CacheInput, DecoderSignature } from './contract-check.ts'
+import type { DecoderSignature } from './contract-check.ts'
 import { float16ToFloat32 } from './float16.ts'
+import { KvBatch } from './kv-batch.ts'
+import { KvGraphs } from './kv-graphs.ts'
 import { readModelFolder } from './model-folder.ts'
 import type { ModelFolder } from './model-folder.ts'
 import { openRuntime } from './ort-runtime.ts'
 import type { InferenceSession, OrtRuntime, Tensor } from './ort-runtime.ts'
-import type { ModelInfo, ModelRunner, RunnerOptions, StepItem, StepResult } from './runner-types.ts'
+import type {
+  ModelInfo,
+  ModelRunner,
+  RunnerOptions,
+  SamplingParams,
+  StepItem,
+  StepOutput,
+} from './runner-types.ts'
 import { sessionRun } from './session-run.ts'
 
 interface SequenceState {
-  /** Tokens already in the cache (the next position id). */
+  /** Tokens in the cache: also the next position id (0-based, contract §3). */
   length: number
-  /** `past_key_values.*` for the next step: the previous step's `present.*`, untouched. */
+  /** The sequence's own cache while it prefills (or always, without batching); empty once in the batch. */
   past: Map<string, Tensor>
   rng: Rng
   /** Generated token counts, for presence/frequency penalties. */
@@ -38,19 +51,23 @@ export class Gemma3nRunner implements ModelRunner {
   readonly #embed: InferenceSession
   readonly #decoder: InferenceSession
   readonly #signature: DecoderSignature
+  readonly #graphs: KvGraphs | null
+  readonly #batch: KvBatch | null
   readonly #sequences = new Map<number, SequenceState>()
+  #runMs = 0
 
   private constructor(
     info: ModelInfo,
     runtime: OrtRuntime,
-    embed: InferenceSession,
-    decoder: InferenceSession,
+    sessions: { embed: InferenceSession; decoder: InferenceSession; graphs: KvGraphs | null },
     signature: DecoderSignature,
   ) {
     this.info = info
     this.#runtime = runtime
-    this.#embed = embed
-    this.#decoder = decoder
+    this.#embed = sessions.embed
+    this.#decoder = sessions.decoder
+    this.#graphs = sessions.graphs
+    this.#batch = sessions.graphs ? new KvBatch(sessions.graphs) : null
     this.#signature = signature
   }
 
@@ -58,25 +75,38 @@ export class Gemma3nRunner implements ModelRunner {
   static async load(options: RunnerOptions): Promise<Gemma3nRunner> {
     const folder = await readModelFolder(options.modelDir, options.dtype)
     const runtime = await openRuntime(options)
-    const embedFile = folder.files.embed_tokens!
     const decoderFile = folder.files.decoder_model_merged!
-    const embed = await runtime.createSession(embedFile)
+    const embed = await runtime.createSession(folder.files.embed_tokens!)
     let decoder = await runtime.createSession(decoderFile)
-    const presentNames = decoder.outputNames.filter((name) => name.startsWith('present'))
     if (runtime.device === 'webgpu') {
       // Reopen with the cache outputs kept on the GPU: they are fed straight back next step.
+      const present = decoder.outputNames.filter((name) => name.startsWith('present'))
       await decoder.release()
-      decoder = await runtime.createSession(decoderFile, presentNames)
+      decoder = await runtime.createSession(decoderFile, present)
     }
     const signature = checkTextContract(folder.dir, folder.textConfig, embed, decoder)
+    const graphs = signature.hasAttentionMask
+      ? await KvGraphs.create(runtime, signature.cache)
+      : null
     const info = describe(folder, runtime, signature)
-    return new Gemma3nRunner(info, runtime, embed, decoder, signature)
+    return new Gemma3nRunner(info, runtime, { embed, decoder, graphs }, signature)
   }
 
-  async step(items: StepItem[]): Promise<StepResult[]> {
-    const results: StepResult[] = []
-    for (const item of items) results.push(await this.#stepOne(item))
-    return results
+  async step(items: StepItem[]): Promise<StepOutput> {
+    const started = performance.now()
+    this.#runMs = 0
+    const tokens = new Map<number, number | null>()
+    const decodes = items.filter((item) => item.phase === 'decode')
+    if (this.#batch && decodes.length > 0) await this.#decodeBatch(decodes, tokens)
+    for (const item of items) {
+      if (!tokens.has(item.seqId)) tokens.set(item.seqId, await this.#stepAlone(item))
+    }
+    return {
+      results: items.map((item) => ({ seqId: item.seqId, token: tokens.get(item.seqId) ?? null })),
+      runMs: this.#runMs,
+      totalMs: performance.now() - started,
+      kvTokens: this.#kvTokens(),
+    }
   }
 
   async release(seqIds: number[]): Promise<void> {
@@ -86,98 +116,125 @@ export class Gemma3nRunner implements ModelRunner {
       for (const tensor of state.past.values()) tensor.dispose()
       this.#sequences.delete(id)
     }
+    // Freed at once: the batch is rewritten without these rows now, not at the next step.
+    await this.#timed(() => this.#batch?.remove(new Set(seqIds)) ?? Promise.resolve())
   }
 
   async close(): Promise<void> {
     await this.release([...this.#sequences.keys()])
-    await this.#embed.release()
-    await this.#decoder.release()
+    this.#batch?.clear()
+    await Promise.all([this.#embed.release(), this.#decoder.release(), this.#graphs?.release()])
   }
 
-  /** Running sequences and the tokens their caches hold (for memory accounting). */
-  cachedTokens(): number {
-    let total = 0
-    for (const state of this.#sequences.values()) total += state.length
-    return total
-  }
-
-  async #stepOne(item: StepItem): Promise<StepResult> {
-    const state = this.#sequences.get(item.seqId) ?? this.#open(item)
-    const count = item.tokens.length
-    const ids = this.#int64(item.tokens, [1, count])
-    const embedded = await sessionRun('embed_tokens', this.#embed, { input_ids: ids })
-    const feeds = this.#decoderFeeds(state, count, embedded)
-    const out = await sessionRun('decoder_model_merged', this.#decoder, feeds)
-    for (const cache of this.#signature.cache) {
-      state.past.get(cache.name)?.dispose()
-      state.past.set(cache.name, out[cache.present]!)
+  /** One decoder call for every decoding sequence; sequences fresh from prefill join the batch first. */
+  async #decodeBatch(items: StepItem[], tokens: Map<number, number | null>): Promise<void> {
+    const batch = this.#batch!
+    for (const item of items) {
+      if (batch.has(item.seqId)) continue
+      const state = this.#state(item)
+      await this.#timed(() => batch.join(item.seqId, state.past, state.length))
+      state.past = new Map()
     }
-    state.length += count
-    embedded.inputs_embeds?.dispose()
-    embedded.per_layer_inputs?.dispose()
+    const byId = new Map(items.map((item) => [item.seqId, item]))
+    const rows = batch.seqIds
+    if (rows.length !== items.length) {
+      throw new Error(
+        `internal: the KV batch holds ${rows.length} sequences but ${items.length} decode`,
+      )
+    }
+    const states = rows.map((id) => this.#sequences.get(id)!)
+    const ids = rows.map((id) => byId.get(id)!.tokens[0]!)
+    const mask = batch.attentionMask()
+    const feeds = await this.#embedFeeds(ids, [rows.length, 1])
+    feeds.position_ids = this.#int64(
+      states.map((s) => s.length),
+      [rows.length, 1],
+    )
+    feeds.attention_mask = this.#runtime.tensor('int64', mask.data, mask.dims)
+    this.#optionalFeeds(feeds, true)
+    for (const cache of this.#signature.cache) feeds[cache.name] = batch.caches.get(cache.name)!
+    const out = await this.#timed(() => sessionRun('decoder_model_merged', this.#decoder, feeds))
+    disposeInputs(feeds)
+    batch.advance(new Map(this.#signature.cache.map((c) => [c.name, out[c.present]!])))
     const logits = out.logits!
-    try {
-      if (!item.sampling) return { seqId: item.seqId, token: null }
-      const token = sampleToken(lastRow(logits), item.sampling, state.rng, state.counts)
-      state.counts.set(token, (state.counts.get(token) ?? 0) + 1)
-      return { seqId: item.seqId, token }
-    } finally {
-      logits.dispose()
+    rows.forEach((id, row) => {
+      const state = states[row]!
+      state.length += 1
+      tokens.set(id, this.#sample(rowLogits(logits, row), byId.get(id)!.sampling!, state))
+    })
+    logits.dispose()
+  }
+
+  /** A batch of one with the sequence's own cache: prefill chunks, and decode without batching. */
+  async #stepAlone(item: StepItem): Promise<number | null> {
+    const state = this.#state(item)
+    const count = item.tokens.length
+    const feeds = await this.#embedFeeds(item.tokens, [1, count])
+    feeds.position_ids = this.#int64(
+      Array.from({ length: count }, (_, i) => state.length + i),
+      [1, count],
+    )
+    const total = state.length + count
+    feeds.attention_mask = this.#runtime.tensor('int64', new BigInt64Array(total).fill(1n), [
+      1,
+      total,
+    ])
+    this.#optionalFeeds(feeds, state.length > 0)
+    for (const cache of this.#signature.cache) {
+      feeds[cache.name] = state.past.get(cache.name) ?? this.#emptyCache(cache.type, cache.shape)
+    }
+    const out = await this.#timed(() => sessionRun('decoder_model_merged', this.#decoder, feeds))
+    disposeInputs(feeds)
+    state.past = new Map(this.#signature.cache.map((c) => [c.name, out[c.present]!]))
+    state.length = total
+    const logits = out.logits!
+    const token = item.sampling ? this.#sample(rowLogits(logits, 0), item.sampling, state) : null
+    logits.dispose()
+    return token
+  }
+
+  async #embedFeeds(ids: number[], dims: number[]): Promise<Record<string, Tensor>> {
+    const input = this.#int64(ids, dims)
+    const embedded = await this.#timed(() =>
+      sessionRun('embed_tokens', this.#embed, { input_ids: input }),
+    )
+    return { inputs_embeds: embedded.inputs_embeds!, per_layer_inputs: embedded.per_layer_inputs! }
+  }
+
+  /** Inputs some exports declare; fed only when declared (transformers.js does the same). */
+  #optionalFeeds(feeds: Record<string, Tensor>, hasPast: boolean): void {
+    const sig = this.#signature
+    if (!sig.hasPositionIds) delete feeds.position_ids
+    if (!sig.hasAttentionMask) delete feeds.attention_mask
+    if (sig.hasNumLogitsToKeep) feeds.num_logits_to_keep = this.#int64([1], [])
+    if (sig.hasUseCacheBranch) {
+      feeds.use_cache_branch = this.#runtime.tensor('bool', Uint8Array.of(hasPast ? 1 : 0), [1])
     }
   }
 
-  #open(item: StepItem): SequenceState {
-    const state: SequenceState = {
-      length: 0,
-      past: new Map(),
-      rng: createRng(item.seed),
-      counts: new Map(),
+  #sample(logits: Float32Array, sampling: SamplingParams, state: SequenceState): number {
+    const token = sampleToken(logits, sampling, state.rng, state.counts)
+    state.counts.set(token, (state.counts.get(token) ?? 0) + 1)
+    return token
+  }
+
+  #state(item: StepItem): SequenceState {
+    let state = this.#sequences.get(item.seqId)
+    if (!state) {
+      state = { length: 0, past: new Map(), rng: createRng(item.seed), counts: new Map() }
+      this.#sequences.set(item.seqId, state)
     }
-    this.#sequences.set(item.seqId, state)
     return state
   }
 
-  #decoderFeeds(
-    state: SequenceState,
-    count: number,
-    embedded: Record<string, Tensor>,
-  ): Record<string, Tensor> {
-    const sig = this.#signature
-    const feeds: Record<string, Tensor> = {
-      inputs_embeds: embedded.inputs_embeds!,
-      per_layer_inputs: embedded.per_layer_inputs!,
-    }
-    if (sig.hasPositionIds) {
-      // 0-based absolute positions for gemma3n (contract §3): the cache holds positions 0..length-1.
-      const positions = Array.from({ length: count }, (_, i) => state.length + i)
-      feeds.position_ids = this.#int64(positions, [1, count])
-    }
-    if (sig.hasAttentionMask) {
-      const total = state.length + count
-      feeds.attention_mask = this.#runtime.tensor('int64', new BigInt64Array(total).fill(1n), [
-        1,
-        total,
-      ])
-    }
-    if (sig.hasNumLogitsToKeep) feeds.num_logits_to_keep = this.#int64([1], [])
-    if (sig.hasUseCacheBranch) {
-      feeds.use_cache_branch = this.#runtime.tensor(
-        'bool',
-        Uint8Array.of(state.length > 0 ? 1 : 0),
-        [1],
-      )
-    }
-    for (const cache of sig.cache) {
-      feeds[cache.name] = state.past.get(cache.name) ?? this.#emptyCache(cache)
-    }
-    return feeds
-  }
-
   /** A zero-length past: symbolic dims resolve to 0 except the batch (contract §3, step 4). */
-  #emptyCache(cache: CacheInput): Tensor {
-    const dims = cache.shape.map((d, i) => (i === 0 ? 1 : typeof d === 'number' ? d : 0))
-    const data = cache.type === 'float16' ? new Uint16Array(0) : new Float32Array(0)
-    return this.#runtime.tensor(cache.type, data, dims)
+  #emptyCache(
+    type: 'float32' | 'float16' | 'int64' | 'bool',
+    shape: readonly (number | string)[],
+  ): Tensor {
+    const dims = shape.map((d, i) => (i === 0 ? 1 : typeof d === 'number' ? d : 0))
+    const data = type === 'float16' ? new Uint16Array(0) : new Float32Array(0)
+    return this.#runtime.tensor(type, data, dims)
   }
 
   #int64(values: number[], dims: number[]): Tensor {
@@ -187,13 +244,32 @@ export class Gemma3nRunner implements ModelRunner {
       dims,
     )
   }
+
+  #kvTokens(): number {
+    let total = this.#batch?.heldTokens ?? 0
+    for (const state of this.#sequences.values()) if (state.past.size > 0) total += state.length
+    return total
+  }
+
+  async #timed<T>(run: () => Promise<T>): Promise<T> {
+    const started = performance.now()
+    try {
+      return await run()
+    } finally {
+      this.#runMs += performance.now() - started
+    }
+  }
 }
 
-/** The last position's logits as float32: `logits` is [1, S, vocab]. */
-function lastRow(logits: Tensor): Float32Array {
-  const vocab = logits.dims[2]!
-  const rows = logits.dims[1]!
-  const start = (rows - 1) * vocab
+/** Disposes the step's own input tensors (not the caches, which the batch or the sequence owns). */
+function disposeInputs(feeds: Record<string, Tensor>): void {
+  for (const name of ['inputs_embeds', 'per_layer_inputs']) feeds[name]?.dispose()
+}
+
+/** Row `row`'s last-position logits as float32: `logits` is [rows, positions, vocab]. */
+function rowLogits(logits: Tensor, row: number): Float32Array {
+  const [, positions = 1, vocab = 0] = logits.dims
+  const start = (row * positions + positions - 1) * vocab
   if (logits.type === 'float16') {
     return float16ToFloat32((logits.data as Uint16Array).subarray(start, start + vocab))
   }
@@ -218,6 +294,7 @@ function describe(folder: ModelFolder, runtime: OrtRuntime, sig: DecoderSignatur
     vocabSize: Number(text.vocab_size),
     contextLength: Number(text.max_position_embeddings ?? 32_768),
     hasAttentionMask: sig.hasAttentionMask,
+    batchedDecode: sig.hasAttentionMask,
     kvLayers: sig.cache.length / 2,
     kvBytesPerToken,
     contractModel: marker ? { note: marker.note ?? 'random-weight contract model' } : null,

@@ -20,29 +20,36 @@ import type {
 
 const NODE_DEVICES: DeviceName[] = ['cpu', 'cuda', 'webgpu']
 
-export async function openNodeRuntime(options: RuntimeOptions): Promise<OrtRuntime> {
-  if (options.device && !NODE_DEVICES.includes(options.device)) {
+export async function openNodeRuntime(runtimeOptions: RuntimeOptions): Promise<OrtRuntime> {
+  if (runtimeOptions.device && !NODE_DEVICES.includes(runtimeOptions.device)) {
     throw new Error(
-      `onnxruntime-node has no "${options.device}" device; use one of ${NODE_DEVICES.join(', ')}, or GEMMA_RUNTIME=web for wasm.`,
+      `onnxruntime-node has no "${runtimeOptions.device}" device; use one of ${NODE_DEVICES.join(', ')}, or GEMMA_RUNTIME=web for wasm.`,
     )
   }
-  const device = options.device ?? bestDevice()
+  const device = runtimeOptions.device ?? bestDevice()
+  const threads = runtimeOptions.threads
+  const options = (keepOnDevice: string[]): ort.InferenceSession.SessionOptions => ({
+    executionProviders: [device],
+    graphOptimizationLevel: 'all',
+    ...(threads ? { intraOpNumThreads: threads } : {}),
+    // Only WebGPU can hand outputs back as device buffers; cpu and cuda copy to the host regardless.
+    ...(device === 'webgpu' && keepOnDevice.length > 0
+      ? {
+          preferredOutputLocation: Object.fromEntries(
+            keepOnDevice.map((name) => [name, 'gpu-buffer' as const]),
+          ),
+        }
+      : {}),
+  })
   return {
     name: 'node',
     device,
     async createSession(file: SessionFile, keepOnDevice: string[] = []) {
-      const sessionOptions: ort.InferenceSession.SessionOptions = {
-        executionProviders: [device],
-        graphOptimizationLevel: 'all',
-        ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
-      }
-      if (device === 'webgpu' && keepOnDevice.length > 0) {
-        sessionOptions.preferredOutputLocation = Object.fromEntries(
-          keepOnDevice.map((name) => [name, 'gpu-buffer' as const]),
-        )
-      }
       // A path load resolves external data (`location` in the graph) relative to the .onnx file.
-      return ort.InferenceSession.create(file.path, sessionOptions)
+      return ort.InferenceSession.create(file.path, options(keepOnDevice))
+    },
+    async createSessionFromBytes(model: Uint8Array, keepOnDevice: string[] = []) {
+      return ort.InferenceSession.create(model, options(keepOnDevice))
     },
     tensor(type: TensorType, data: TensorData, dims: readonly number[]) {
       return new ort.Tensor(type, data, dims)

@@ -21,6 +21,8 @@ export interface OrtRuntime {
   readonly device: DeviceName
   /** Loads one session file with its external data; outputs named in `keepOnDevice` stay on the device. */
   createSession(file: SessionFile, keepOnDevice?: string[]): Promise<InferenceSession>
+  /** Loads a small in-memory graph (no external data) on the same device. */
+  createSessionFromBytes(model: Uint8Array, keepOnDevice?: string[]): Promise<InferenceSession>
   tensor(type: TensorType, data: TensorData, dims: readonly number[]): Tensor
 }
 

@@ -25,6 +25,17 @@ export async function openWebRuntime(options: RuntimeOptions): Promise<OrtRuntim
   ort.env.wasm.numThreads = options.threads || 1
   if (device === 'webgpu') await installDawn()
   const executionProvider = device === 'webgpu' ? 'webgpu' : 'wasm'
+  const sessionOptions = (keepOnDevice: string[]): ort.InferenceSession.SessionOptions => ({
+    executionProviders: [executionProvider],
+    graphOptimizationLevel: 'all',
+    ...(device === 'webgpu' && keepOnDevice.length > 0
+      ? {
+          preferredOutputLocation: Object.fromEntries(
+            keepOnDevice.map((name) => [name, 'gpu-buffer' as const]),
+          ),
+        }
+      : {}),
+  })
   return {
     name: 'web',
     device: device as DeviceName,
@@ -38,23 +49,19 @@ export async function openWebRuntime(options: RuntimeOptions): Promise<OrtRuntim
         })),
       )
       const model = new Uint8Array(await readFile(file.path))
-      const sessionOptions: ort.InferenceSession.SessionOptions = {
-        executionProviders: [executionProvider],
-        graphOptimizationLevel: 'all',
-        externalData,
-      }
-      if (device === 'webgpu' && keepOnDevice.length > 0) {
-        sessionOptions.preferredOutputLocation = Object.fromEntries(
-          keepOnDevice.map((name) => [name, 'gpu-buffer' as const]),
-        )
-      }
       try {
-        return await ort.InferenceSession.create(model, sessionOptions)
+        return await ort.InferenceSession.create(model, {
+          ...sessionOptions(keepOnDevice),
+          externalData,
+        })
       } catch (error) {
         throw new Error(`onnxruntime-web could not load ${basename(file.path)}: ${String(error)}`, {
           cause: error,
         })
       }
+    },
+    async createSessionFromBytes(model: Uint8Array, keepOnDevice: string[] = []) {
+      return ort.InferenceSession.create(model, sessionOptions(keepOnDevice))
     },
     tensor(type: TensorType, data: TensorData, dims: readonly number[]) {
       return new ort.Tensor(type, data, dims)

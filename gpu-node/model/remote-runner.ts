@@ -4,7 +4,7 @@
  * If the thread dies, every pending and later call fails with the reason instead of hanging.
  */
 import { Worker } from 'node:worker_threads'
-import type { ModelInfo, ModelRunner, RunnerOptions, StepItem, StepResult } from './runner-types.ts'
+import type { ModelInfo, ModelRunner, RunnerOptions, StepItem, StepOutput } from './runner-types.ts'
 
 export type RunnerRequest =
   | { kind: 'step'; id: number; items: StepItem[] }
@@ -75,7 +75,7 @@ export async function startRunnerThread(options: RunnerOptions): Promise<ModelRu
 
   return {
     info,
-    step: (items) => call<StepResult[]>({ kind: 'step', items }),
+    step: (items) => call<StepOutput>({ kind: 'step', items }),
     release: (seqIds) => call<void>({ kind: 'release', seqIds }),
     close: async () => {
       if (!dead) await call<void>({ kind: 'close' }).catch(() => undefined)

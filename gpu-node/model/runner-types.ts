@@ -10,6 +10,8 @@ export type { SamplingParams }
 /** One sequence's share of a step: new tokens to feed (a prompt chunk, or the last sampled token). */
 export interface StepItem {
   seqId: number
+  /** `prefill`: prompt tokens into the sequence's own cache; `decode`: one token, batched with the others. */
+  phase: 'prefill' | 'decode'
   /** Token ids to append to the sequence (prompt chunk or the previous sampled token). */
   tokens: number[]
   /** `null`: feed only (a prefill chunk that is not the last); otherwise sample the next token. */
@@ -24,6 +26,17 @@ export interface StepResult {
   token: number | null
 }
 
+/** A step's results plus what it cost, for metrics and the benchmark. */
+export interface StepOutput {
+  results: StepResult[]
+  /** Milliseconds inside `session.run` (all sessions) during the step. */
+  runMs: number
+  /** Milliseconds the whole step took inside the runner. */
+  totalMs: number
+  /** KV cache entries (tokens) held after the step, padding included. */
+  kvTokens: number
+}
+
 /** What the runner found in the folder; shown by /health and the start-up banner. */
 export interface ModelInfo {
   dir: string
@@ -36,14 +49,16 @@ export interface ModelInfo {
   kvLayers: number
   /** Bytes of KV cache per token of context (all cached layers, K and V). */
   kvBytesPerToken: number
+  /** Whether decode steps run as one batch (needs a decoder that declares `attention_mask`). */
+  batchedDecode: boolean
   /** Set when the folder is a gemma-edge random-weight contract model. */
   contractModel: { note: string } | null
 }
 
 export interface ModelRunner {
   readonly info: ModelInfo
-  /** Runs one decoder step for these sequences; resolves with one result per item, in order. */
-  step(items: StepItem[]): Promise<StepResult[]>
+  /** Runs one step for these sequences; one result per item, in order. */
+  step(items: StepItem[]): Promise<StepOutput>
   /** Frees the KV cache and sampling state of finished or cancelled sequences. */
   release(seqIds: number[]): Promise<void>
   close(): Promise<void>

@@ -3,7 +3,14 @@ import { Engine, EngineOverloadedError } from '../../../gpu-node/engine/engine.t
 import type { GenerationEvent, SequenceRequest } from '../../../gpu-node/engine/engine.ts'
 import { FakeRunner, letters } from './fake-runner.ts'
 
-const options = { maxRunning: 4, maxQueued: 4, prefillChunk: 512, maxStepTokens: 2048 }
+const options = {
+  maxRunning: 4,
+  maxQueued: 4,
+  prefillChunk: 512,
+  maxStepTokens: 2048,
+  kvBudgetTokens: 1_000_000,
+  paddedBatch: true,
+}
 const greedy = { temperature: 0, topP: 1, topK: 0, presencePenalty: 0, frequencyPenalty: 0 }
 
 function request(overrides: Partial<SequenceRequest> = {}): SequenceRequest {

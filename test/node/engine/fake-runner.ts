@@ -7,7 +7,7 @@ import type {
   ModelInfo,
   ModelRunner,
   StepItem,
-  StepResult,
+  StepOutput,
 } from '../../../gpu-node/model/runner-types.ts'
 
 export class FakeRunner implements ModelRunner {
@@ -24,19 +24,20 @@ export class FakeRunner implements ModelRunner {
     this.#script = script
   }
 
-  async step(items: StepItem[]): Promise<StepResult[]> {
+  async step(items: StepItem[]): Promise<StepOutput> {
     this.steps.push(items)
     if (this.gate) await this.gate
     if (this.failNextStep) {
       this.failNextStep = false
       throw new Error('device lost')
     }
-    return items.map((item) => {
+    const results = items.map((item) => {
       if (!item.sampling) return { seqId: item.seqId, token: null }
       const index = this.#emitted.get(item.seqId) ?? 0
       this.#emitted.set(item.seqId, index + 1)
       return { seqId: item.seqId, token: this.#script(item.seqId, index) }
     })
+    return { results, runMs: 0, totalMs: 0, kvTokens: 0 }
   }
 
   async release(seqIds: number[]): Promise<void> {

@@ -4,24 +4,27 @@ import { Sequence } from '../../../gpu-node/engine/sequence.ts'
 import { letters } from './fake-runner.ts'
 
 const greedy = { temperature: 0, topP: 1, topK: 0, presencePenalty: 0, frequencyPenalty: 0 }
+const limits = {
+  maxRunning: 4,
+  maxQueued: 10,
+  prefillChunk: 8,
+  maxStepTokens: 64,
+  kvBudgetTokens: 1_000_000,
+  paddedBatch: true,
+}
 let nextId = 1
-function seq(tenant: string, promptLength = 2): Sequence {
+function seq(tenant: string, promptLength = 2, maxTokens = 4): Sequence {
   const promptIds = Array.from({ length: promptLength }, (_, i) => i + 1)
   return new Sequence(
     nextId++,
-    { requestId: 'r', tenant, promptIds, maxTokens: 4, sampling: greedy, seed: 1, stop: [] },
+    { requestId: 'r', tenant, promptIds, maxTokens, sampling: greedy, seed: 1, stop: [] },
     letters,
   )
 }
 
 describe('Scheduler', () => {
   it('admits round-robin across tenants', () => {
-    const scheduler = new Scheduler({
-      maxRunning: 1,
-      maxQueued: 10,
-      prefillChunk: 8,
-      maxStepTokens: 64,
-    })
+    const scheduler = new Scheduler({ ...limits, maxRunning: 1 })
     const a = [seq('a'), seq('a'), seq('a')]
     const b = seq('b')
     for (const s of [...a, b]) scheduler.enqueue(s)
@@ -35,12 +38,7 @@ describe('Scheduler', () => {
   })
 
   it('caps each step at the token budget, decodes first', () => {
-    const scheduler = new Scheduler({
-      maxRunning: 4,
-      maxQueued: 10,
-      prefillChunk: 8,
-      maxStepTokens: 10,
-    })
+    const scheduler = new Scheduler({ ...limits, maxStepTokens: 10 })
     const decoding = seq('a')
     decoding.prefilled = 2
     decoding.generated.push(3)
@@ -56,12 +54,7 @@ describe('Scheduler', () => {
   })
 
   it('refuses beyond maxQueued and forgets removed waiting sequences', () => {
-    const scheduler = new Scheduler({
-      maxRunning: 1,
-      maxQueued: 2,
-      prefillChunk: 8,
-      maxStepTokens: 64,
-    })
+    const scheduler = new Scheduler({ ...limits, maxRunning: 1, maxQueued: 2 })
     const [x, y, z] = [seq('a'), seq('a'), seq('b')]
     expect(scheduler.enqueue(x)).toBe(true)
     expect(scheduler.enqueue(y)).toBe(true)
@@ -69,5 +62,41 @@ describe('Scheduler', () => {
     scheduler.remove(y)
     expect(scheduler.waitingCount).toBe(1)
     expect(scheduler.enqueue(z)).toBe(true)
+  })
+
+  it('decodes every running sequence even past the step budget, and prefills with what is left', () => {
+    const scheduler = new Scheduler({ ...limits, maxStepTokens: 2 })
+    const decoding = [seq('a'), seq('a'), seq('a')]
+    for (const s of decoding) {
+      s.prefilled = 2
+      s.generated.push(1)
+      scheduler.enqueue(s)
+    }
+    scheduler.enqueue(seq('b', 10))
+    const plan = scheduler.schedule()
+    expect(plan.map((item) => item.tokens.length)).toEqual([1, 1, 1])
+  })
+
+  it('admits only what the KV budget holds to the last token, padded rows counted', () => {
+    // Each sequence needs 10 + 90 = 100 entries; a padded batch of n rows needs n x 100.
+    const padded = new Scheduler({ ...limits, kvBudgetTokens: 250 })
+    for (let i = 0; i < 4; i++) padded.enqueue(seq('a', 10, 90))
+    padded.schedule()
+    expect([padded.runningCount, padded.waitingCount]).toEqual([2, 2])
+    expect(padded.kvReservation()).toBe(200)
+
+    // A long request in the batch widens every row: 2 x 200 > 250, so the short one waits.
+    const widened = new Scheduler({ ...limits, kvBudgetTokens: 250 })
+    widened.enqueue(seq('a', 10, 190))
+    widened.enqueue(seq('b', 10, 20))
+    widened.schedule()
+    expect([widened.runningCount, widened.waitingCount]).toEqual([1, 1])
+
+    // Without padding the sum counts: 200 + 30 fits.
+    const unpadded = new Scheduler({ ...limits, kvBudgetTokens: 250, paddedBatch: false })
+    unpadded.enqueue(seq('a', 10, 190))
+    unpadded.enqueue(seq('b', 10, 20))
+    unpadded.schedule()
+    expect(unpadded.runningCount).toBe(2)
   })
 })

@@ -65,7 +65,9 @@ export async function greedyTokens(
   let tokens = prompt
   try {
     while (out.length < maxNew) {
-      const [result] = await runner.step([{ seqId, tokens, sampling: GREEDY, seed: 0 }])
+      const phase = out.length === 0 ? 'prefill' : 'decode'
+      const { results } = await runner.step([{ seqId, phase, tokens, sampling: GREEDY, seed: 0 }])
+      const result = results[0]
       const token = result?.token
       if (token === null || token === undefined) throw new Error(`no token for sequence ${seqId}`)
       out.push(token)

@@ -1,0 +1,32 @@
+/**
+ * @module
+ * What the engine reports as it runs, kept as an interface so the engine does not depend on a metrics
+ * library (http/metrics.ts implements it with prom-client; tests can record it).
+ */
+
+export interface StepReport {
+  /** Sequences in the step, and how many of them decoded (one batched call when batching). */
+  items: number
+  decodes: number
+  /** Wall time of the step as the engine saw it (message to the runner thread and back). */
+  engineMs: number
+  /** Time inside `session.run` during the step. */
+  runMs: number
+  /** KV cache entries held after the step, padding included. */
+  kvTokens: number
+}
+
+export interface EngineObserver {
+  step(report: StepReport): void
+  firstToken(ttftMs: number): void
+  /** Time between two tokens of one sequence. */
+  interToken(gapMs: number): void
+  rejected(reason: 'queue_full' | 'shutting_down'): void
+}
+
+export const NO_OBSERVER: EngineObserver = {
+  step() {},
+  firstToken() {},
+  interToken() {},
+  rejected() {},
+}
