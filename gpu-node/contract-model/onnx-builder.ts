@@ -97,6 +97,23 @@ export class GraphBuilder {
     return name
   }
 
+  /** Adds a node with several named outputs (e.g. TopK's values and indices). */
+  opOutputs(
+    type: string,
+    inputs: string[],
+    outputs: string[],
+    attrs: Record<string, Attr> = {},
+  ): string[] {
+    this.nodes.push({
+      opType: type,
+      name: `${type}_${this.nodes.length}`,
+      input: inputs,
+      output: outputs,
+      attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+    })
+    return outputs
+  }
+
   /** An int64 constant; a scalar when `dims` is `[]`. */
   int64(values: number[], dims: number[] = [values.length]): string {
     return this.init(

@@ -12,6 +12,7 @@
  * - A decoder without `attention_mask` cannot hide padding, and rows of different lengths cannot share a
  *   batch without it; such a model decodes each sequence on its own (correct, no batching gain).
  */
+import { sampleCandidates } from '../text/candidate-sampler.ts'
 import { createRng, sampleToken } from '../text/sampler.ts'
 import type { Rng } from '../text/sampler.ts'
 import { checkTextContract } from './contract-check.ts'
@@ -20,6 +21,8 @@ import { float16ToFloat32 } from './float16.ts'
 import { KvBatch } from './kv-batch.ts'
 import { KvGraphs } from './kv-graphs.ts'
 import { readModelFolder } from './model-folder.ts'
+import { SamplingHead } from './sampling-head.ts'
+import type { RowCandidates } from './sampling-head.ts'
 import type { ModelFolder } from './model-folder.ts'
 import { openRuntime } from './ort-runtime.ts'
 import type { InferenceSession, OrtRuntime, Tensor } from './ort-runtime.ts'
@@ -53,13 +56,19 @@ export class Gemma3nRunner implements ModelRunner {
   readonly #signature: DecoderSignature
   readonly #graphs: KvGraphs | null
   readonly #batch: KvBatch | null
+  readonly #head: SamplingHead
   readonly #sequences = new Map<number, SequenceState>()
   #runMs = 0
 
   private constructor(
     info: ModelInfo,
     runtime: OrtRuntime,
-    sessions: { embed: InferenceSession; decoder: InferenceSession; graphs: KvGraphs | null },
+    sessions: {
+      embed: InferenceSession
+      decoder: InferenceSession
+      graphs: KvGraphs | null
+      head: SamplingHead
+    },
     signature: DecoderSignature,
   ) {
     this.info = info
@@ -67,6 +76,7 @@ export class Gemma3nRunner implements ModelRunner {
     this.#embed = sessions.embed
     this.#decoder = sessions.decoder
     this.#graphs = sessions.graphs
+    this.#head = sessions.head
     this.#batch = sessions.graphs ? new KvBatch(sessions.graphs) : null
     this.#signature = signature
   }
@@ -89,7 +99,8 @@ export class Gemma3nRunner implements ModelRunner {
       ? await KvGraphs.create(runtime, signature.cache)
       : null
     const info = describe(folder, runtime, signature)
-    return new Gemma3nRunner(info, runtime, { embed, decoder, graphs }, signature)
+    const head = await SamplingHead.create(runtime, signature.logitsType, info.vocabSize)
+    return new Gemma3nRunner(info, runtime, { embed, decoder, graphs, head }, signature)
   }
 
   async step(items: StepItem[]): Promise<StepOutput> {
@@ -123,7 +134,12 @@ export class Gemma3nRunner implements ModelRunner {
   async close(): Promise<void> {
     await this.release([...this.#sequences.keys()])
     this.#batch?.clear()
-    await Promise.all([this.#embed.release(), this.#decoder.release(), this.#graphs?.release()])
+    await Promise.all([
+      this.#embed.release(),
+      this.#decoder.release(),
+      this.#graphs?.release(),
+      this.#head.release(),
+    ])
   }
 
   /** One decoder call for every decoding sequence; sequences fresh from prefill join the batch first. */
@@ -157,10 +173,11 @@ export class Gemma3nRunner implements ModelRunner {
     disposeInputs(feeds)
     batch.advance(new Map(this.#signature.cache.map((c) => [c.name, out[c.present]!])))
     const logits = out.logits!
+    const candidates = await this.#timed(() => this.#head.run(logits))
     rows.forEach((id, row) => {
       const state = states[row]!
       state.length += 1
-      tokens.set(id, this.#sample(rowLogits(logits, row), byId.get(id)!.sampling!, state))
+      tokens.set(id, this.#sample(logits, row, candidates[row]!, byId.get(id)!.sampling!, state))
     })
     logits.dispose()
   }
@@ -188,7 +205,11 @@ export class Gemma3nRunner implements ModelRunner {
     state.past = new Map(this.#signature.cache.map((c) => [c.name, out[c.present]!]))
     state.length = total
     const logits = out.logits!
-    const token = item.sampling ? this.#sample(rowLogits(logits, 0), item.sampling, state) : null
+    let token: number | null = null
+    if (item.sampling) {
+      const [candidates] = await this.#timed(() => this.#head.run(logits))
+      token = this.#sample(logits, 0, candidates!, item.sampling, state)
+    }
     logits.dispose()
     return token
   }
@@ -212,8 +233,20 @@ export class Gemma3nRunner implements ModelRunner {
     }
   }
 
-  #sample(logits: Float32Array, sampling: SamplingParams, state: SequenceState): number {
-    const token = sampleToken(logits, sampling, state.rng, state.counts)
+  /** From the row's top candidates when they decide exactly, else from the whole row. */
+  #sample(
+    logits: Tensor,
+    row: number,
+    top: RowCandidates,
+    sampling: SamplingParams,
+    state: SequenceState,
+  ): number {
+    let full: Float32Array | null = null
+    const fullRow = () => (full ??= rowLogits(logits, row))
+    const candidates = { ids: top.ids, logits: top.logits, logitOf: (id: number) => fullRow()[id]! }
+    const token =
+      sampleCandidates(candidates, sampling, state.rng, state.counts) ??
+      sampleToken(fullRow(), sampling, state.rng, state.counts)
     state.counts.set(token, (state.counts.get(token) ?? 0) + 1)
     return token
   }

@@ -1,83 +1,135 @@
 /**
  * @module
- * `npm run bench`: starts the stack (a GPU node on GEMMA_MODEL_DIR, or the default 262,400-vocabulary
- * contract model, plus the worker in `wrangler dev`) and measures single-stream latency and throughput on
- * the node directly and through the edge. Prints a table and writes test/bench/results.json.
- * BENCH_REQUESTS (default 8) and BENCH_MAX_TOKENS (default 64) size the run.
+ * `npm run bench`: starts the stack (a GPU node on GEMMA_MODEL_DIR or the default 262,400-vocabulary
+ * contract model, and the worker in `wrangler dev`) and measures, at concurrency 1, 4, 16 and 64, with
+ * 64 output tokens per request: aggregate tokens/s, TTFT and inter-token latency p50/p99, on the node
+ * alone and through the edge; the same workload through transformers.js `generate()` on the same folder;
+ * and the JavaScript overhead of the node's decode steps. Prints tables and the targets of issue 3, and
+ * writes test/bench/results.json. BENCH_LEVELS (e.g. `1,16`) and BENCH_MAX_TOKENS resize the run.
  */
 import { writeFile } from 'node:fs/promises'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
+import { ensureContractModel } from '../../gpu-node/contract-model/cache.ts'
 import type { NodeHealth } from '../../shared/protocol.ts'
 import { startStack } from '../support/stack.ts'
-import { percentile, timeStream } from './stream-timing.ts'
-import type { StreamTiming } from './stream-timing.ts'
+import { runLevel, stepCounters } from './load.ts'
+import type { LevelResult } from './load.ts'
+import { transformersBaseline } from './transformers-baseline.ts'
 
-const REQUESTS = Number(process.env.BENCH_REQUESTS || 8)
+const LEVELS = (process.env.BENCH_LEVELS ?? '1,4,16,64').split(',').map(Number)
 const MAX_TOKENS = Number(process.env.BENCH_MAX_TOKENS || 64)
-const PROMPTS = [
-  'Write a short poem about the sea.',
-  'Explain how a bicycle stays upright.',
-  'List five uses for a paperclip.',
-  'What is the capital of France, and why?',
-]
+const modelDir = process.env.GEMMA_MODEL_DIR || (await ensureContractModel())
 
-function body(i: number) {
-  // Sampling with a fixed seed: reproducible, and random-weight models rarely hit EOS early this way.
-  return {
-    model: 'gemma-3n-e2b-it',
-    messages: [{ role: 'user', content: PROMPTS[i % PROMPTS.length] }],
-    max_completion_tokens: MAX_TOKENS,
-    temperature: 1,
-    seed: 1000 + i,
-  }
+const round = (row: object) =>
+  Object.fromEntries(
+    Object.entries(row).map(([k, v]) => [k, typeof v === 'number' ? Math.round(v * 10) / 10 : v]),
+  )
+
+const stack = await startStack({ GEMMA_MODEL_DIR: modelDir })
+let stopped = false
+const stopStack = async () => {
+  if (!stopped) await stack.stop()
+  stopped = true
 }
-
-async function measure(url: string, key: string): Promise<Record<string, number>> {
-  await timeStream(url, key, body(99)) // warm-up: first-call allocations, JIT
-  const runs: StreamTiming[] = []
-  for (let i = 0; i < REQUESTS; i++) runs.push(await timeStream(url, key, body(i)))
-  const ttft = runs.map((r) => r.ttftMs)
-  const tokens = runs.reduce((sum, r) => sum + r.completionTokens, 0)
-  const seconds = runs.reduce((sum, r) => sum + r.totalMs, 0) / 1000
-  return {
-    requests: runs.length,
-    ttft_p50_ms: percentile(ttft, 50),
-    ttft_p99_ms: percentile(ttft, 99),
-    decode_tokens_per_s_p50: percentile(
-      runs.map((r) => r.decodeTokensPerSecond),
-      50,
-    ),
-    end_to_end_tokens_per_s: tokens / seconds,
-    completion_tokens: tokens,
-  }
-}
-
-const stack = await startStack(
-  process.env.GEMMA_MODEL_DIR ? { GEMMA_MODEL_DIR: process.env.GEMMA_MODEL_DIR } : {},
-)
+let results: Record<string, unknown>
 try {
-  const model = (await (await fetch(`${stack.nodeUrl}/health`)).json()) as NodeHealth
-  const results = {
+  const health = (await (await fetch(`${stack.nodeUrl}/health`)).json()) as NodeHealth
+  await runLevel(stack.nodeUrl, stack.nodeSecret, 2, 8) // warm-up: JIT, first allocations
+  await runLevel(stack.workerUrl, stack.apiKey, 2, 8)
+  const node: LevelResult[] = []
+  const overhead: Record<number, number> = {}
+  for (const level of LEVELS) {
+    const before = await stepCounters(stack.nodeUrl, stack.nodeSecret)
+    node.push(await runLevel(stack.nodeUrl, stack.nodeSecret, level, MAX_TOKENS))
+    const after = await stepCounters(stack.nodeUrl, stack.nodeSecret)
+    overhead[level] = 1 - (after.run - before.run) / (after.step - before.step)
+  }
+  const edge: LevelResult[] = []
+  for (const level of LEVELS)
+    edge.push(await runLevel(stack.workerUrl, stack.apiKey, level, MAX_TOKENS))
+  await stopStack() // transformers.js gets the machine to itself, as the node did
+  const baseline = await transformersBaseline(
+    modelDir,
+    LEVELS.filter((l) => l <= 16),
+    MAX_TOKENS,
+  )
+  results = {
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
-    model: model.model,
-    workload: { requests: REQUESTS, max_completion_tokens: MAX_TOKENS, concurrency: 1 },
-    node_direct: await measure(stack.nodeUrl, stack.nodeSecret),
-    through_edge: await measure(stack.workerUrl, stack.apiKey),
+    model: health.model,
+    workload: { max_completion_tokens: MAX_TOKENS, levels: LEVELS },
+    node: node.map((r) => ({ ...r, js_overhead: overhead[r.concurrency] })),
+    edge,
+    transformers_js: baseline,
+    targets: targets(node, edge, baseline, overhead),
   }
+  console.log(
+    `model: ${health.model.dtype} on ${health.model.device}${health.model.contract_model ? ' (random-weight contract model)' : ''}`,
+  )
+  console.log('GPU node alone')
+  console.table(node.map((r) => round({ ...r, js_overhead: overhead[r.concurrency] })))
+  console.log('through the edge')
+  console.table(edge.map(round))
+  console.log('transformers.js generate()')
+  console.table(baseline.map(round))
+  console.log('targets')
+  console.table(results.targets as object)
   await writeFile(
     join(import.meta.dirname, 'results.json'),
     JSON.stringify(results, null, 2) + '\n',
   )
-  console.log(
-    `model: ${results.model.dtype} on ${results.model.device}${results.model.contract_model ? ' (random-weight contract model)' : ''}`,
-  )
-  console.table({
-    'GPU node direct': results.node_direct,
-    'through the edge': results.through_edge,
-  })
   console.log(`wrote ${join(import.meta.dirname, 'results.json')}`)
 } finally {
-  await stack.stop()
+  await stopStack()
+}
+
+function targets(
+  node: LevelResult[],
+  edge: LevelResult[],
+  baseline: { concurrency: number; tokens_per_s: number }[],
+  overhead: Record<number, number>,
+) {
+  const at = <T extends { concurrency: number }>(rows: T[], c: number) =>
+    rows.find((r) => r.concurrency === c)
+  const rows: Record<string, { value: number | string; target: string; met: boolean | string }> = {}
+  const n1 = at(node, 1)
+  const n16 = at(node, 16)
+  if (n1 && n16) {
+    const speedup = n16.tokens_per_s / n1.tokens_per_s
+    rows['c16 / c1 tokens/s'] = { value: speedup, target: '>= 4', met: speedup >= 4 }
+  }
+  const b16 = at(baseline, 16)
+  if (n16 && b16) {
+    const ratio = n16.tokens_per_s / b16.tokens_per_s
+    rows['node / transformers.js at c16'] = { value: ratio, target: '>= 4', met: ratio >= 4 }
+  }
+  const e1 = at(edge, 1)
+  if (n1 && e1) {
+    const extra = e1.ttft_p50_ms - n1.ttft_p50_ms
+    const allowed = Math.max(0.1 * n1.ttft_p50_ms, 5)
+    rows['edge TTFT p50 - node TTFT p50 (ms)'] = {
+      value: extra,
+      target: `<= ${allowed.toFixed(1)}`,
+      met: extra <= allowed,
+    }
+  }
+  if (overhead[16] !== undefined) {
+    rows['JS overhead at c16'] = {
+      value: overhead[16],
+      target: '<= 0.10',
+      met: overhead[16] <= 0.1,
+    }
+  }
+  const n64 = at(node, 64)
+  const e64 = at(edge, 64)
+  if (n64 && e64) {
+    const failed = n64.failed + e64.failed
+    rows['failed requests at c64 (node + edge)'] = {
+      value: failed,
+      target: '0 (queue or clean 503)',
+      met: failed === 0,
+    }
+  }
+  return rows
 }

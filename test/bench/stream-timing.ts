@@ -1,52 +1,69 @@
 /**
  * @module
- * Times one streamed chat completion as a client sees it: time to the first content token, the decode rate
- * after it, and the exact token counts from the usage chunk.
+ * Times streamed chat completions as a client sees them: time to the first content token, the gaps
+ * between content chunks, the exact token count from the usage chunk; and how a request was refused.
  */
 import { SSEDecoder } from '../../shared/sse.ts'
 
 export interface StreamTiming {
+  ok: true
   ttftMs: number
   totalMs: number
   completionTokens: number
-  /** Tokens after the first, per second of the time after the first. */
-  decodeTokensPerSecond: number
+  /** Gaps between consecutive content chunks. */
+  gapsMs: number[]
+}
+
+/** A refusal: `clean` when it was a 503 with `retry-after` (what admission control promises). */
+export interface StreamRefusal {
+  ok: false
+  status: number
+  clean: boolean
+  message: string
 }
 
 export async function timeStream(
   url: string,
   apiKey: string,
   body: Record<string, unknown>,
-): Promise<StreamTiming> {
+): Promise<StreamTiming | StreamRefusal> {
   const start = performance.now()
   const response = await fetch(`${url}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
     body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }),
   })
-  if (!response.ok || !response.body)
-    throw new Error(`HTTP ${response.status}: ${await response.text()}`)
+  if (!response.ok || !response.body) {
+    const clean = response.status === 503 && response.headers.has('retry-after')
+    return { ok: false, status: response.status, clean, message: await response.text() }
+  }
   const decoder = new SSEDecoder()
   const text = new TextDecoder()
   let first: number | null = null
+  let last = 0
+  const gapsMs: number[] = []
   let completionTokens = 0
   for await (const bytes of response.body) {
     for (const event of decoder.push(text.decode(bytes, { stream: true }))) {
       if (event.data === '[DONE]') continue
       const chunk = JSON.parse(event.data)
-      if (chunk.error) throw new Error(chunk.error.message)
-      if (chunk.choices?.[0]?.delta?.content) first ??= performance.now()
+      if (chunk.error) return { ok: false, status: 200, clean: false, message: chunk.error.message }
+      if (chunk.choices?.[0]?.delta?.content) {
+        const now = performance.now()
+        if (first === null) first = now
+        else gapsMs.push(now - last)
+        last = now
+      }
       if (chunk.usage) completionTokens = chunk.usage.completion_tokens
     }
   }
   const end = performance.now()
-  const firstAt = first ?? end
   return {
-    ttftMs: firstAt - start,
+    ok: true,
+    ttftMs: (first ?? end) - start,
     totalMs: end - start,
     completionTokens,
-    decodeTokensPerSecond:
-      completionTokens > 1 ? ((completionTokens - 1) * 1000) / (end - firstAt) : 0,
+    gapsMs,
   }
 }
 

@@ -1,0 +1,68 @@
+/**
+ * @module
+ * Sampling from the top candidates of a logits row instead of the whole row. The model runner computes the
+ * top K logits per row on the device (model/sampling-head.ts), so JavaScript touches K values per sequence
+ * instead of 262,400. Exact, not an approximation: it answers only when the K candidates provably contain
+ * everything the full-row sampler could pick, and returns `null` otherwise (the caller then samples the
+ * full row with sampler.ts):
+ * - greedy, or top-k with k <= K - (penalised ids): penalties only move a few known ids, so the true top-k
+ *   after penalties lies within the pre-penalty top (k + penalised) plus the penalised ids themselves;
+ * - top-k off (0): the nucleus may need the whole vocabulary, so this always defers.
+ */
+import { selectNucleus } from './nucleus.ts'
+import type { Rng } from './random.ts'
+import type { SamplingParams } from './sampler.ts'
+import { drawIndex, totalWeight } from './weighted-draw.ts'
+
+export interface Candidates {
+  /** Token ids of the top K logits, highest first (ties: lower id first, as ONNX TopK orders them). */
+  ids: ArrayLike<number>
+  logits: ArrayLike<number>
+  /** A logit of the full row, read only for penalised ids that are not among the candidates. */
+  logitOf(id: number): number
+}
+
+/**
+ * @returns the sampled id, or `null` when K candidates cannot decide exactly.
+ * @example const id = sampleCandidates(top, params, rng, counts) ?? sampleToken(row, params, rng, counts)
+ */
+export function sampleCandidates(
+  top: Candidates,
+  params: SamplingParams,
+  rng: Rng,
+  counts?: Map<number, number>,
+): number | null {
+  const penalised = penalties(params, counts)
+  const greedy =
+    !(params.temperature > 0) || !Number.isFinite(1 / params.temperature) || params.topK === 1
+  if (greedy && penalised.size === 0) return top.ids.length > 0 ? top.ids[0]! : null
+  const k = greedy ? 1 : params.topK
+  if (k <= 0 || k > top.ids.length - penalised.size) return null
+
+  const pool = new Map<number, number>()
+  for (let i = 0; i < top.ids.length; i++) pool.set(top.ids[i]!, top.logits[i]!)
+  for (const [id, delta] of penalised) pool.set(id, (pool.get(id) ?? top.logitOf(id)) - delta)
+  const ranked = [...pool].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, k)
+  if (greedy) return ranked[0]![0]
+  if (!Number.isFinite(ranked[0]![1])) return null
+
+  const ids = Int32Array.from(ranked, ([id]) => id)
+  const max = ranked[0]![1]
+  const weights = Float64Array.from(ranked, ([, logit]) => {
+    const weight = Math.exp((logit - max) / params.temperature)
+    return weight === weight ? weight : 0
+  })
+  const kept =
+    params.topP < 1 ? selectNucleus(ids, weights, params.topP * totalWeight(weights)) : ids.length
+  return ids[drawIndex(weights, kept, rng.next() * totalWeight(weights, kept))]!
+}
+
+/** How much each generated id's logit drops (OpenAI: count x frequency + presence). */
+function penalties(params: SamplingParams, counts?: Map<number, number>): Map<number, number> {
+  const deltas = new Map<number, number>()
+  if (!counts || (params.presencePenalty === 0 && params.frequencyPenalty === 0)) return deltas
+  for (const [id, count] of counts) {
+    if (count > 0) deltas.set(id, count * params.frequencyPenalty + params.presencePenalty)
+  }
+  return deltas
+}

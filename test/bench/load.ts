@@ -1,0 +1,78 @@
+/**
+ * @module
+ * One load level: `concurrency` clients at once, each streaming one completion of `maxTokens` tokens.
+ * Aggregate throughput is completion tokens over the wall time of the whole level.
+ */
+import { percentile, timeStream } from './stream-timing.ts'
+import type { StreamTiming } from './stream-timing.ts'
+
+export const PROMPTS = [
+  'Write a short poem about the sea.',
+  'Explain how a bicycle stays upright.',
+  'List five uses for a paperclip.',
+  'What is the capital of France, and why?',
+]
+
+export interface LevelResult {
+  concurrency: number
+  completed: number
+  refused_clean: number
+  failed: number
+  tokens_per_s: number
+  ttft_p50_ms: number
+  ttft_p99_ms: number
+  itl_p50_ms: number
+  itl_p99_ms: number
+}
+
+export function chatBody(i: number, maxTokens: number) {
+  // Sampling with a fixed seed per request: reproducible, and a random-weight model rarely hits EOS.
+  return {
+    model: 'gemma-3n-e2b-it',
+    messages: [{ role: 'user', content: PROMPTS[i % PROMPTS.length] }],
+    max_completion_tokens: maxTokens,
+    temperature: 1,
+    seed: 1000 + i,
+  }
+}
+
+export async function runLevel(
+  url: string,
+  key: string,
+  concurrency: number,
+  maxTokens: number,
+): Promise<LevelResult> {
+  const start = performance.now()
+  const outcomes = await Promise.all(
+    Array.from({ length: concurrency }, (_, i) => timeStream(url, key, chatBody(i, maxTokens))),
+  )
+  const seconds = (performance.now() - start) / 1000
+  const done = outcomes.filter((o): o is StreamTiming => o.ok)
+  const refusals = outcomes.filter((o) => !o.ok)
+  const tokens = done.reduce((sum, o) => sum + o.completionTokens, 0)
+  const ttft = done.map((o) => o.ttftMs)
+  const gaps = done.flatMap((o) => o.gapsMs)
+  return {
+    concurrency,
+    completed: done.length,
+    refused_clean: refusals.filter((o) => o.clean).length,
+    failed: refusals.filter((o) => !o.clean).length,
+    tokens_per_s: tokens / seconds,
+    ttft_p50_ms: percentile(ttft, 50),
+    ttft_p99_ms: percentile(ttft, 99),
+    itl_p50_ms: percentile(gaps, 50),
+    itl_p99_ms: percentile(gaps, 99),
+  }
+}
+
+/** Sums of the node's step counters, for the JavaScript overhead of a load level. */
+export async function stepCounters(
+  nodeUrl: string,
+  secret: string,
+): Promise<{ step: number; run: number }> {
+  const text = await (
+    await fetch(`${nodeUrl}/metrics`, { headers: { authorization: `Bearer ${secret}` } })
+  ).text()
+  const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
+  return { step: read('gemma_step_seconds_total'), run: read('gemma_session_run_seconds_total') }
+}

@@ -1,0 +1,127 @@
+/**
+ * @module
+ * Media shaping benchmark: the edge's own shaping code in workerd (`wrangler dev`), on the WASM path and
+ * the local Images binding, per image and per 30 s clip, with bytes received and forwarded, against sharp
+ * (libvips, one thread) doing the same downscale in Node as the yardstick. Times are client round trips
+ * to the local worker; the `noop` row is the round-trip floor included in each.
+ * `node test/bench/media/run.ts` prints a table; `runMediaBench()` returns the results.
+ * BENCH_MEDIA_RUNS (default 10) sets the timed runs per cell, after one warm-up.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import sharp from 'sharp'
+import { startService, waitForHttp } from '../../../scripts/lib/process-group.ts'
+import { REPO_ROOT } from '../../../scripts/lib/wrangler-dev.ts'
+import { freePort } from '../../support/free-port.ts'
+import { makeFixtures } from './fixtures.ts'
+import type { MediaFixture } from './fixtures.ts'
+
+export interface MediaBenchRow {
+  input: string
+  path: 'wasm' | 'images-binding' | 'sharp' | 'noop'
+  p50Ms: number
+  p95Ms: number
+  bytesIn: number
+  bytesOut: number
+}
+
+export interface MediaBenchResults {
+  runs: number
+  rows: MediaBenchRow[]
+  /** 12 MP JPEG to 768 px: WASM p50 over sharp p50 (target <= 3). */
+  jpegWasmToSharpRatio: number
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN
+}
+
+async function timed(runs: number, once: () => Promise<number>): Promise<{ p50: number; p95: number; bytesOut: number }> {
+  let bytesOut = await once() // warm-up: module instantiation, JIT
+  const times: number[] = []
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now()
+    bytesOut = await once()
+    times.push(performance.now() - start)
+  }
+  times.sort((a, b) => a - b)
+  return { p50: percentile(times, 0.5), p95: percentile(times, 0.95), bytesOut }
+}
+
+async function post(url: string, bytes: Uint8Array): Promise<number> {
+  const response = await fetch(url, { method: 'POST', body: bytes })
+  const body = (await response.json()) as { bytesOut?: number; error?: string }
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${JSON.stringify(body)}`)
+  return body.bytesOut ?? 0
+}
+
+/** sharp: decode (with its own JPEG shrink-on-load), 768 px fit-inside, JPEG q85, one thread. */
+function sharpOnce(bytes: Uint8Array): () => Promise<number> {
+  return async () => {
+    const out = await sharp(bytes).rotate().resize(768, 768, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 85 }).toBuffer()
+    return out.length
+  }
+}
+
+async function benchFixture(base: string, fixture: MediaFixture, runs: number): Promise<MediaBenchRow[]> {
+  const row = (path: MediaBenchRow['path'], t: { p50: number; p95: number; bytesOut: number }) => ({
+    input: fixture.name,
+    path,
+    p50Ms: Math.round(t.p50 * 10) / 10,
+    p95Ms: Math.round(t.p95 * 10) / 10,
+    bytesIn: fixture.bytes.length,
+    bytesOut: t.bytesOut,
+  })
+  if (fixture.kind === 'audio') {
+    return [row('wasm', await timed(runs, () => post(`${base}/audio?${fixture.query}`, fixture.bytes)))]
+  }
+  return [
+    row('wasm', await timed(runs, () => post(`${base}/image?path=wasm`, fixture.bytes))),
+    row('images-binding', await timed(runs, () => post(`${base}/image?path=binding`, fixture.bytes))),
+    row('sharp', await timed(runs, sharpOnce(fixture.bytes))),
+  ]
+}
+
+/** Starts the bench worker, measures every fixture on every path, stops the worker. */
+export async function runMediaBench(runs = Number(process.env.BENCH_MEDIA_RUNS ?? 10)): Promise<MediaBenchResults> {
+  sharp.concurrency(1)
+  const fixtures = await makeFixtures()
+  const port = await freePort()
+  const state = await mkdtemp(join(tmpdir(), 'gemma-edge-media-bench-'))
+  const wrangler = join(REPO_ROOT, 'node_modules', '.bin', 'wrangler')
+  const config = join(REPO_ROOT, 'test', 'bench', 'media', 'wrangler.toml')
+  const args = ['dev', '--config', config, '--port', String(port), '--ip', '127.0.0.1']
+  const worker = startService('media bench worker', wrangler, [...args, '--show-interactive-dev-session=false', '--persist-to', state], {
+    cwd: REPO_ROOT,
+    stdio: 'ignore',
+    env: {
+      ...process.env,
+      PATH: `${join(REPO_ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`,
+      WRANGLER_SEND_METRICS: 'false',
+      CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+      CI: 'true',
+    },
+  })
+  const base = `http://127.0.0.1:${port}`
+  try {
+    await waitForHttp(`${base}/noop`, worker, 90_000)
+    const rows: MediaBenchRow[] = []
+    const noop = await timed(runs, () => post(`${base}/noop`, new Uint8Array(0)))
+    rows.push({ input: '(round trip)', path: 'noop', p50Ms: Math.round(noop.p50 * 10) / 10, p95Ms: Math.round(noop.p95 * 10) / 10, bytesIn: 0, bytesOut: 0 })
+    for (const fixture of fixtures) rows.push(...(await benchFixture(base, fixture, runs)))
+    const jpeg = rows.filter((r) => r.input === fixtures[0]!.name)
+    const wasm = jpeg.find((r) => r.path === 'wasm')?.p50Ms ?? NaN
+    const yardstick = jpeg.find((r) => r.path === 'sharp')?.p50Ms ?? NaN
+    return { runs, rows, jpegWasmToSharpRatio: Math.round((wasm / yardstick) * 100) / 100 }
+  } finally {
+    await worker.stop()
+    await rm(state, { recursive: true, force: true })
+  }
+}
+
+if (import.meta.main) {
+  const results = await runMediaBench()
+  console.table(results.rows)
+  console.log(`12 MP JPEG -> 768 px, WASM p50 / sharp p50 = ${results.jpegWasmToSharpRatio} (target <= 3)`)
+}
