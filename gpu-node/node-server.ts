@@ -18,6 +18,7 @@ import type { EngineObserver, StepReport } from './engine/observer.ts'
 import { createApp } from './http/app.ts'
 import { NodeMetrics } from './http/metrics.ts'
 import { generationDefaults } from './http/prepare-generation.ts'
+import { readMediaConfig } from './media/media-config.ts'
 import { startRunnerThread } from './model/remote-runner.ts'
 import type { ModelInfo } from './model/runner-types.ts'
 import { ChatTokenizer } from './text/chat-tokenizer.ts'
@@ -39,10 +40,12 @@ export async function startNode(
   log: (line: Record<string, unknown>) => void = (line) => console.log(JSON.stringify(line)),
 ): Promise<RunningNode> {
   const modelDir = config.modelDir ?? (await ensureContractModel())
-  const [tokenizer, runner, generationConfig] = await Promise.all([
+  const [tokenizer, runner, generationConfig, media] = await Promise.all([
     ChatTokenizer.load(modelDir),
     startRunnerThread({ modelDir, ...config.runner }),
     readJson(join(modelDir, 'generation_config.json')),
+    // A text-only folder has no processor configs: image and audio parts are then refused by name.
+    readMediaConfig(modelDir).catch(() => null),
   ])
   const info = runner.info
   // The KV budget bounds the context this node serves (like vLLM's max_model_len): a request that fits
@@ -83,6 +86,8 @@ export async function startNode(
     tokenizer,
     contextLength,
     defaults: generationDefaults(generationConfig),
+    media,
+    encoders: { vision: info.vision, audio: info.audio },
     modelId: MODEL_ID,
     systemFingerprint: `gemma-edge-${NODE_VERSION}-${dtype}-${info.device}`,
     secret: config.secret,

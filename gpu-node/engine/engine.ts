@@ -137,6 +137,7 @@ export class Engine {
       tokens,
       sampling: sample ? seq.request.sampling : null,
       seed: seq.request.seed,
+      media: seq.takeMedia(),
     }))
     const done: Sequence[] = []
     try {

@@ -10,6 +10,9 @@ export type FinishReason = 'stop' | 'length' | 'abort'
 export interface GenerationUsage {
   promptTokens: number
   completionTokens: number
+  /** Of the prompt tokens: image and audio soft tokens. */
+  imageTokens: number
+  audioTokens: number
 }
 
 export type GenerationEvent =

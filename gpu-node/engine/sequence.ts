@@ -6,10 +6,11 @@
  * sampled token is a completion token, including the EOS or the token that completed a stop string.
  */
 import { IncrementalDetokenizer } from '../text/incremental-detokenizer.ts'
+import type { MediaInput } from '../model/runner-types.ts'
 import type { SamplingParams } from '../text/sampler.ts'
 import { StopMatcher } from '../text/stop-matcher.ts'
 import { OutputChannel } from './output-channel.ts'
-import type { FinishReason } from './output-channel.ts'
+import type { FinishReason, GenerationUsage } from './output-channel.ts'
 
 export interface SequenceRequest {
   requestId: string
@@ -20,6 +21,8 @@ export interface SequenceRequest {
   sampling: SamplingParams
   seed: number
   stop: string[]
+  /** Preprocessed images and audio, handed to the runner with the first prefill chunk. */
+  media?: MediaInput
 }
 
 export interface SequenceText {
@@ -87,8 +90,20 @@ export class Sequence {
     this.output.fail(error)
   }
 
-  usage(): { promptTokens: number; completionTokens: number } {
-    return { promptTokens: this.request.promptIds.length, completionTokens: this.generated.length }
+  usage(): GenerationUsage {
+    const media = this.request.media
+    return {
+      promptTokens: this.request.promptIds.length,
+      completionTokens: this.generated.length,
+      imageTokens: media?.imagePositions.length ?? 0,
+      audioTokens: media?.audioPositions.length ?? 0,
+    }
+  }
+
+  /** The media to send with the next step, once: the first prefill chunk carries them. */
+  takeMedia(): MediaInput | undefined {
+    if (this.prefilled > 0) return undefined
+    return this.request.media
   }
 
   #finish(reason: FinishReason, flush = true): void {

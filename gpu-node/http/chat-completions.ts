@@ -33,7 +33,7 @@ export const chatCompletions = (deps: ChatRouteDeps) =>
       requestId: c.get('requestId') as string,
       tenant: c.req.header(NODE_HEADERS.tenant) ?? 'anonymous',
     }
-    const generation = prepareGeneration(request, identity, deps)
+    const generation = await prepareGeneration(request, identity, deps)
     const cancel = new AbortController()
     c.req.raw.signal.addEventListener('abort', () => cancel.abort(), { once: true })
     const events = startGeneration(deps.engine, generation, cancel.signal)

@@ -41,7 +41,12 @@ export function toUsage(usage: GenerationUsage): Usage {
     prompt_tokens: usage.promptTokens,
     completion_tokens: usage.completionTokens,
     total_tokens: usage.promptTokens + usage.completionTokens,
-    prompt_tokens_details: { cached_tokens: 0, text_tokens: usage.promptTokens },
+    prompt_tokens_details: {
+      cached_tokens: 0,
+      text_tokens: usage.promptTokens - usage.imageTokens - usage.audioTokens,
+      image_tokens: usage.imageTokens,
+      audio_tokens: usage.audioTokens,
+    },
   }
 }
 

@@ -6,10 +6,14 @@
  */
 import type { ChatRequest, ChatRequestMessage } from '../../shared/chat-request.ts'
 import type { SequenceRequest } from '../engine/engine.ts'
+import type { MediaConfig } from '../media/media-config.ts'
+import { expandMediaPrompt } from '../media/prompt-expansion.ts'
+import type { MediaInput } from '../model/runner-types.ts'
 import { ChatTemplateError } from '../text/chat-tokenizer.ts'
-import type { ChatMessage, ChatTokenizer } from '../text/chat-tokenizer.ts'
+import type { ChatTokenizer } from '../text/chat-tokenizer.ts'
 import type { SamplingParams } from '../text/sampler.ts'
 import { NodeError } from './errors.ts'
+import { preprocessParts, splitMedia } from './media-parts.ts'
 
 export interface GenerationDefaults {
   temperature: number
@@ -21,6 +25,9 @@ export interface PrepareContext {
   tokenizer: ChatTokenizer
   contextLength: number
   defaults: GenerationDefaults
+  /** The folder's image/audio processor settings; `null` for a text-only folder. */
+  media: MediaConfig | null
+  encoders: { vision: boolean; audio: boolean }
 }
 
 /** Reads sampling defaults from generation_config.json (`do_sample: false` means greedy). */
@@ -34,12 +41,12 @@ export function generationDefaults(config: Record<string, unknown>): GenerationD
   }
 }
 
-export function prepareGeneration(
+export async function prepareGeneration(
   request: ChatRequest,
   identity: { requestId: string; tenant: string },
   context: PrepareContext,
-): SequenceRequest {
-  const promptIds = encodePrompt(request.messages, context.tokenizer)
+): Promise<SequenceRequest> {
+  const { promptIds, media } = await encodePrompt(request.messages, context)
   const room = context.contextLength - promptIds.length
   if (room < 1) {
     throw new NodeError(
@@ -62,12 +69,57 @@ export function prepareGeneration(
     sampling,
     seed: request.seed ?? Math.floor(Math.random() * 2 ** 32),
     stop: request.stop,
+    ...(media ? { media } : {}),
   }
 }
 
-function encodePrompt(messages: ChatRequestMessage[], tokenizer: ChatTokenizer): number[] {
+/** The prompt's token ids; with images or audio, soft tokens expanded and the media preprocessed. */
+async function encodePrompt(
+  messages: ChatRequestMessage[],
+  context: PrepareContext,
+): Promise<{ promptIds: number[]; media: MediaInput | null }> {
+  const { messages: templated, parts } = splitMedia(messages)
+  const tokenizer = context.tokenizer
+  if (parts.length === 0)
+    return { promptIds: render(() => tokenizer.encodeChat(templated, GENERATE)), media: null }
+  if (!context.media) {
+    throw new NodeError(
+      'unsupported_parameter',
+      'This model folder has no image or audio processor.',
+      {
+        param: parts[0]!.param,
+      },
+    )
+  }
+  const prompt = render(() => tokenizer.renderChat(templated, GENERATE))
+  const expanded = expandMediaPrompt(tokenizer, prompt, context.media.prompt)
+  const images = parts.filter((p) => p.kind === 'image').length
+  if (expanded.images !== images || expanded.audio !== parts.length - images) {
+    // Text that spells a soft token would be taken for media: refuse rather than misplace features.
+    throw new NodeError(
+      'invalid_request',
+      'The message text contains a reserved image or audio token.',
+      {
+        param: 'messages',
+      },
+    )
+  }
+  const preprocessed = await preprocessParts(parts, context.media, context.encoders)
+  return {
+    promptIds: expanded.ids,
+    media: {
+      ...preprocessed,
+      imagePositions: expanded.imagePositions,
+      audioPositions: expanded.audioPositions,
+    },
+  }
+}
+
+const GENERATE = { addGenerationPrompt: true }
+
+function render<T>(run: () => T): T {
   try {
-    return tokenizer.encodeChat(messages.map(toTemplateMessage), { addGenerationPrompt: true })
+    return run()
   } catch (error) {
     if (error instanceof ChatTemplateError) {
       throw new NodeError(
@@ -79,21 +131,5 @@ function encodePrompt(messages: ChatRequestMessage[], tokenizer: ChatTokenizer):
       )
     }
     throw error
-  }
-}
-
-/** Text parts only for now: image and audio inputs are refused by name until the media path lands. */
-function toTemplateMessage(message: ChatRequestMessage, index: number): ChatMessage {
-  if (typeof message.content === 'string') return { role: message.role, content: message.content }
-  return {
-    role: message.role,
-    content: message.content.map((part, j) => {
-      if (part.type === 'text') return { type: 'text', text: part.text }
-      throw new NodeError(
-        'unsupported_parameter',
-        `'${part.type}' content is not supported by this GPU node yet; send text parts only.`,
-        { param: `messages[${index}].content[${j}]` },
-      )
-    }),
   }
 }

@@ -20,13 +20,16 @@ import type { DecoderSignature } from './contract-check.ts'
 import { float16ToFloat32 } from './float16.ts'
 import { KvBatch } from './kv-batch.ts'
 import { KvGraphs } from './kv-graphs.ts'
+import { MediaEncoders } from './media-encoders.ts'
 import { readModelFolder } from './model-folder.ts'
+import { PromptMedia } from './prompt-media.ts'
 import { SamplingHead } from './sampling-head.ts'
 import type { RowCandidates } from './sampling-head.ts'
 import type { ModelFolder } from './model-folder.ts'
 import { openRuntime } from './ort-runtime.ts'
 import type { InferenceSession, OrtRuntime, Tensor } from './ort-runtime.ts'
 import type {
+  MediaInput,
   ModelInfo,
   ModelRunner,
   RunnerOptions,
@@ -37,6 +40,8 @@ import type {
 import { sessionRun } from './session-run.ts'
 
 interface SequenceState {
+  /** Encoded images and audio of the prompt, merged into prefill chunks; dropped after prefill. */
+  media: PromptMedia | null
   /** Tokens in the cache: also the next position id (0-based, contract §3). */
   length: number
   /** The sequence's own cache while it prefills (or always, without batching); empty once in the batch. */
@@ -57,6 +62,7 @@ export class Gemma3nRunner implements ModelRunner {
   readonly #graphs: KvGraphs | null
   readonly #batch: KvBatch | null
   readonly #head: SamplingHead
+  readonly #encoders: MediaEncoders
   readonly #sequences = new Map<number, SequenceState>()
   #runMs = 0
 
@@ -68,6 +74,7 @@ export class Gemma3nRunner implements ModelRunner {
       decoder: InferenceSession
       graphs: KvGraphs | null
       head: SamplingHead
+      encoders: MediaEncoders
     },
     signature: DecoderSignature,
   ) {
@@ -77,6 +84,7 @@ export class Gemma3nRunner implements ModelRunner {
     this.#decoder = sessions.decoder
     this.#graphs = sessions.graphs
     this.#head = sessions.head
+    this.#encoders = sessions.encoders
     this.#batch = sessions.graphs ? new KvBatch(sessions.graphs) : null
     this.#signature = signature
   }
@@ -100,7 +108,10 @@ export class Gemma3nRunner implements ModelRunner {
       : null
     const info = describe(folder, runtime, signature)
     const head = await SamplingHead.create(runtime, signature.logitsType, info.vocabSize)
-    return new Gemma3nRunner(info, runtime, { embed, decoder, graphs, head }, signature)
+    const encoders = await MediaEncoders.load(runtime, folder.files)
+    info.vision = encoders.hasVision
+    info.audio = encoders.hasAudio
+    return new Gemma3nRunner(info, runtime, { embed, decoder, graphs, head, encoders }, signature)
   }
 
   async step(items: StepItem[]): Promise<StepOutput> {
@@ -139,6 +150,7 @@ export class Gemma3nRunner implements ModelRunner {
       this.#decoder.release(),
       this.#graphs?.release(),
       this.#head.release(),
+      this.#encoders.release(),
     ])
   }
 
@@ -186,7 +198,13 @@ export class Gemma3nRunner implements ModelRunner {
   async #stepAlone(item: StepItem): Promise<number | null> {
     const state = this.#state(item)
     const count = item.tokens.length
+    if (item.media) state.media = await this.#encode(item.media)
     const feeds = await this.#embedFeeds(item.tokens, [1, count])
+    state.media?.mergeInto(
+      feeds.inputs_embeds!.data as Float32Array | Uint16Array,
+      state.length,
+      count,
+    )
     feeds.position_ids = this.#int64(
       Array.from({ length: count }, (_, i) => state.length + i),
       [1, count],
@@ -204,6 +222,7 @@ export class Gemma3nRunner implements ModelRunner {
     disposeInputs(feeds)
     state.past = new Map(this.#signature.cache.map((c) => [c.name, out[c.present]!]))
     state.length = total
+    if (item.sampling) state.media = null // the prompt is in the cache: its media are no longer needed
     const logits = out.logits!
     let token: number | null = null
     if (item.sampling) {
@@ -212,6 +231,24 @@ export class Gemma3nRunner implements ModelRunner {
     }
     logits.dispose()
     return token
+  }
+
+  /** Runs the vision and audio encoders (cached by content) for a prompt's media. */
+  async #encode(media: MediaInput): Promise<PromptMedia> {
+    const merged = new PromptMedia()
+    if (media.images.length > 0) {
+      merged.add(
+        media.imagePositions,
+        await this.#timed(() => this.#encoders.encodeImages(media.images)),
+      )
+    }
+    if (media.audio.length > 0) {
+      merged.add(
+        media.audioPositions,
+        await this.#timed(() => this.#encoders.encodeAudio(media.audio)),
+      )
+    }
+    return merged
   }
 
   async #embedFeeds(ids: number[], dims: number[]): Promise<Record<string, Tensor>> {
@@ -254,7 +291,13 @@ export class Gemma3nRunner implements ModelRunner {
   #state(item: StepItem): SequenceState {
     let state = this.#sequences.get(item.seqId)
     if (!state) {
-      state = { length: 0, past: new Map(), rng: createRng(item.seed), counts: new Map() }
+      state = {
+        media: null,
+        length: 0,
+        past: new Map(),
+        rng: createRng(item.seed),
+        counts: new Map(),
+      }
       this.#sequences.set(item.seqId, state)
     }
     return state
@@ -328,6 +371,8 @@ function describe(folder: ModelFolder, runtime: OrtRuntime, sig: DecoderSignatur
     contextLength: Number(text.max_position_embeddings ?? 32_768),
     hasAttentionMask: sig.hasAttentionMask,
     batchedDecode: sig.hasAttentionMask,
+    vision: false,
+    audio: false,
     kvLayers: sig.cache.length / 2,
     kvBytesPerToken,
     contractModel: marker ? { note: marker.note ?? 'random-weight contract model' } : null,

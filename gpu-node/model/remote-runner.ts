@@ -25,6 +25,19 @@ export class RunnerError extends Error {
   }
 }
 
+/** Media buffers move to the runner thread instead of being copied (an image is 7 MB of floats). */
+function transferList(request: WithoutId<RunnerRequest>): ArrayBuffer[] {
+  if (request.kind !== 'step') return []
+  return request.items.flatMap((item) =>
+    item.media
+      ? [
+          ...item.media.images.map((i) => i.data.buffer),
+          ...item.media.audio.flatMap((a) => [a.data.buffer, a.mask.buffer]),
+        ]
+      : [],
+  ) as ArrayBuffer[]
+}
+
 /** `Omit` applied to each member of the union, so each keeps its own fields. */
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never
 
@@ -69,7 +82,7 @@ export async function startRunnerThread(options: RunnerOptions): Promise<ModelRu
     const id = nextId++
     return new Promise<T>((resolve, reject) => {
       pending.set(id, { resolve: resolve as (value: unknown) => void, reject })
-      worker.postMessage({ ...request, id })
+      worker.postMessage({ ...request, id }, transferList(request))
     })
   }
 

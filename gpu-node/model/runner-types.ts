@@ -18,6 +18,19 @@ export interface StepItem {
   sampling: SamplingParams | null
   /** Seed for the sequence's random stream; read when the sequence is first seen. */
   seed: number
+  /** Images and audio of the prompt: sent with the first prefill chunk only. */
+  media?: MediaInput
+}
+
+/** Preprocessed media of one prompt and where their soft tokens sit in it. */
+export interface MediaInput {
+  /** `pixel_values` per image: [3, height, width] float32. */
+  images: { data: Float32Array; height: number; width: number }[]
+  /** `input_features` per clip: [frames, melBins] float32, and the valid-frame mask. */
+  audio: { data: Float32Array; mask: Uint8Array; frames: number; melBins: number }[]
+  /** Prompt positions of the image soft tokens (all images, in order), then of the audio ones. */
+  imagePositions: number[]
+  audioPositions: number[]
 }
 
 export interface StepResult {
@@ -51,6 +64,9 @@ export interface ModelInfo {
   kvBytesPerToken: number
   /** Whether decode steps run as one batch (needs a decoder that declares `attention_mask`). */
   batchedDecode: boolean
+  /** Whether the folder has a vision / audio encoder (image and audio parts are accepted). */
+  vision: boolean
+  audio: boolean
   /** Set when the folder is a gemma-edge random-weight contract model. */
   contractModel: { note: string } | null
 }

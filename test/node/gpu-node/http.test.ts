@@ -2,6 +2,7 @@
  * The GPU node over real HTTP on loopback, with real ONNX sessions on a small contract model.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { chirp, testImages, wavFile } from '../media/helpers.ts'
 import { SSEDecoder } from '../../../shared/sse.ts'
 import { loadConfig } from '../../../gpu-node/config.ts'
 import { ensureContractModel } from '../../../gpu-node/contract-model/cache.ts'
@@ -130,7 +131,7 @@ describe('GPU node HTTP', () => {
     ['max tokens 0', chat({ max_tokens: 0 }), 400, null, 'max_tokens'],
     ['unknown model', chat({ model: 'gpt-4o' }), 404, 'model_not_found', 'model'],
     [
-      'image part (not yet served)',
+      'an image that is not base64 data',
       {
         ...chat(),
         messages: [
@@ -138,7 +139,7 @@ describe('GPU node HTTP', () => {
         ],
       },
       400,
-      'unsupported_parameter',
+      null,
       'messages[0].content[0]',
     ],
     [
@@ -188,5 +189,66 @@ describe('GPU node HTTP', () => {
     await expect.poll(() => node.engine.stats().running, { timeout: 5_000 }).toBe(0)
     const after = await post(chat())
     expect(after.status).toBe(200)
+  })
+
+  describe('images and audio', () => {
+    const media = (content: unknown[]) => ({ ...chat(), messages: [{ role: 'user', content }] })
+    let png: string
+    let wav: string
+    beforeAll(async () => {
+      const images = await testImages()
+      png = `data:image/png;base64,${Buffer.from(images['PNG 300x500 RGBA']!).toString('base64')}`
+      wav = Buffer.from(wavFile(chirp(1.5), 'pcm16')).toString('base64')
+    })
+
+    it('answers with the soft tokens counted in the usage details', async () => {
+      const response = await post(
+        media([
+          { type: 'image_url', image_url: { url: png } },
+          { type: 'text', text: 'What is this?' },
+          { type: 'input_audio', input_audio: { data: wav, format: 'wav' } },
+        ]),
+      )
+      expect(response.status).toBe(200)
+      const { usage } = await json(response)
+      expect(usage.prompt_tokens_details).toMatchObject({ image_tokens: 256, audio_tokens: 188 })
+      expect(usage.prompt_tokens).toBeGreaterThan(256 + 188)
+    })
+
+    it.each([
+      [
+        'truncated base64',
+        [{ type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo' } }],
+        0,
+      ],
+      [
+        'bytes that are no image',
+        [
+          { type: 'text', text: 'x' },
+          { type: 'image_url', image_url: { url: 'data:image/png;base64,aGVsbG8gd29ybGQh' } },
+        ],
+        1,
+      ],
+      [
+        'mp3 (the edge converts it)',
+        [{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'mp3' } }],
+        0,
+      ],
+      [
+        'audio with a broken header',
+        [{ type: 'input_audio', input_audio: { data: 'UklGRgAAAABXQVZF', format: 'wav' } }],
+        0,
+      ],
+      [
+        'a remote URL (the edge fetches it)',
+        [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }],
+        0,
+      ],
+    ])('refuses %s, naming the part', async (_, content, index) => {
+      const response = await post(media(content))
+      expect(response.status).toBe(400)
+      expect((await json(response)).error.param).toBe(`messages[0].content[${index}]`)
+      expect(node.engine.stats()).toMatchObject({ running: 0, queued: 0 })
+    })
   })
 })
