@@ -4,6 +4,7 @@
  * variable is wrong and what it accepts. The README's configuration table lists the same variables.
  */
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import type { RunnerOptions } from './model/runner-types.ts'
 
 export interface NodeConfig {
@@ -21,7 +22,27 @@ export interface NodeConfig {
   maxStepTokens: number
   /** KV cache memory the node may use, in bytes; also bounds the context it serves. */
   kvBudgetBytes: number
+  /** How long a shutdown waits for running streams before ending them. */
+  drainMs: number
 }
+
+/** Every setting, by the environment variable that sets it (a config file uses the same names). */
+export const CONFIG_VARIABLES = [
+  'GPU_NODE_HOST',
+  'GPU_NODE_PORT',
+  'GPU_NODE_SECRET',
+  'GEMMA_MODEL_DIR',
+  'GEMMA_DTYPE',
+  'GEMMA_DEVICE',
+  'GEMMA_RUNTIME',
+  'GEMMA_THREADS',
+  'GPU_NODE_MAX_RUNNING',
+  'GPU_NODE_MAX_QUEUED',
+  'GPU_NODE_PREFILL_CHUNK',
+  'GPU_NODE_MAX_STEP_TOKENS',
+  'GPU_NODE_KV_BUDGET_MB',
+  'GPU_NODE_DRAIN_SECONDS',
+] as const
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -30,7 +51,14 @@ export class ConfigError extends Error {
 const DEVICES = ['cpu', 'cuda', 'webgpu', 'wasm'] as const
 const RUNTIMES = ['node', 'web'] as const
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
+/**
+ * Reads the configuration: the JSON file named by GPU_NODE_CONFIG (if any), with the environment taking
+ * precedence over it.
+ * @example GPU_NODE_CONFIG=/etc/gemma-edge/node.json npm run gpu-node
+ */
+export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): NodeConfig {
+  const file = processEnv.GPU_NODE_CONFIG?.trim()
+  const env = file ? { ...readConfigFile(file), ...definedOnly(processEnv) } : processEnv
   const secret = env.GPU_NODE_SECRET?.trim() || ''
   return {
     host: env.GPU_NODE_HOST?.trim() || '127.0.0.1',
@@ -49,7 +77,44 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     prefillChunk: integer(env, 'GPU_NODE_PREFILL_CHUNK', 512, 1, 32_768),
     maxStepTokens: integer(env, 'GPU_NODE_MAX_STEP_TOKENS', 2048, 1, 262_144),
     kvBudgetBytes: integer(env, 'GPU_NODE_KV_BUDGET_MB', 4096, 1, 16 * 1024 * 1024) * 1024 * 1024,
+    drainMs: integer(env, 'GPU_NODE_DRAIN_SECONDS', 30, 0, 3600) * 1000,
   }
+}
+
+/** A flat JSON object of the same variable names; anything else is refused by name. */
+function readConfigFile(path: string): Record<string, string> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (error) {
+    throw new ConfigError(
+      `GPU_NODE_CONFIG=${path} cannot be read as JSON: ${(error as Error).message}`,
+    )
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`GPU_NODE_CONFIG=${path} must hold a JSON object of settings.`)
+  }
+  const values: Record<string, string> = {}
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!(CONFIG_VARIABLES as readonly string[]).includes(key)) {
+      throw new ConfigError(
+        `${path}: unknown setting "${key}". Known: ${CONFIG_VARIABLES.join(', ')}.`,
+      )
+    }
+    if (typeof value !== 'string' && typeof value !== 'number') {
+      throw new ConfigError(`${path}: "${key}" must be a string or a number.`)
+    }
+    values[key] = String(value)
+  }
+  return values
+}
+
+function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).filter(
+      (entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== '',
+    ),
+  )
 }
 
 function integer(

@@ -31,10 +31,13 @@ try {
   )
   let stopping = false
   const stop = async (signal: string): Promise<void> => {
-    if (stopping) return
+    if (stopping) {
+      console.log(`${signal} again: stopping now`)
+      process.exit(1)
+    }
     stopping = true
-    console.log(`${signal}: stopping the GPU node`)
-    await node.close()
+    console.log(`${signal}: draining (up to ${config.drainMs / 1000} s), new requests get 503`)
+    await node.close(config.drainMs)
     process.exit(0)
   }
   process.on('SIGINT', () => void stop('SIGINT'))

@@ -31,8 +31,11 @@ export interface RunningNode {
   /** The context this node serves: the model's, or less when the KV budget is smaller. */
   contextLength: number
   engine: Engine
-  /** Stops listening, ends open streams, stops the runner thread. */
-  close(): Promise<void>
+  /**
+   * Drains (new requests get 503 + retry-after, running ones finish for up to `drainMs`), then stops
+   * listening and stops the runner thread.
+   */
+  close(drainMs?: number): Promise<void>
 }
 
 export async function startNode(
@@ -68,7 +71,7 @@ export async function startNode(
   const health = (): NodeHealth => {
     const stats = engine.stats()
     return {
-      status: 'ok',
+      status: engine.draining ? 'draining' : 'ok',
       model: {
         id: MODEL_ID,
         contract_model: info.contractModel !== null,
@@ -103,8 +106,8 @@ export async function startNode(
     info,
     contextLength,
     engine,
-    async close() {
-      await engine.close()
+    async close(drainMs = 0) {
+      await engine.drain(drainMs)
       await new Promise<void>((resolve) => server.close(() => resolve()))
       await runner.close()
     },

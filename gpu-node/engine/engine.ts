@@ -21,8 +21,8 @@ export type { EngineObserver, GenerationEvent, SamplingParams, SequenceRequest }
 export class EngineOverloadedError extends Error {
   override name = 'EngineOverloadedError'
   readonly retryAfterMs: number
-  constructor(retryAfterMs: number) {
-    super('The GPU node is at capacity; retry shortly.')
+  constructor(retryAfterMs: number, message = 'The GPU node is at capacity; retry shortly.') {
+    super(message)
     this.retryAfterMs = retryAfterMs
   }
 }
@@ -50,6 +50,7 @@ export class Engine {
   #wake: (() => void) | null = null
   #loop: Promise<void> | null = null
   #closed = false
+  #draining = false
 
   constructor(
     runner: ModelRunner,
@@ -69,9 +70,12 @@ export class Engine {
    * @example for await (const event of engine.generate(request, signal)) if (event.type === 'text') write(event.text)
    */
   generate(request: SequenceRequest, signal?: AbortSignal): AsyncIterable<GenerationEvent> {
-    if (this.#closed) {
+    if (this.#closed || this.#draining) {
       this.#observer.rejected('shutting_down')
-      throw new EngineOverloadedError(1_000)
+      throw new EngineOverloadedError(
+        1_000,
+        'The GPU node is shutting down; retry on another node.',
+      )
     }
     const seq = new Sequence(this.#nextId++, request, this.#text)
     if (!this.#scheduler.enqueue(seq)) {
@@ -93,6 +97,27 @@ export class Engine {
       kvTokens: this.#kvTokens,
       kvBudgetTokens: this.#scheduler.options.kvBudgetTokens,
     }
+  }
+
+  /** True once `drain()` has begun: new requests are refused. */
+  get draining(): boolean {
+    return this.#draining || this.#closed
+  }
+
+  /**
+   * Graceful shutdown: refuses new requests at once, lets running and queued ones finish for up to
+   * `deadlineMs`, then ends whatever is left (their streams get an error frame) and closes.
+   * @returns whether everything finished before the deadline
+   */
+  async drain(deadlineMs: number): Promise<boolean> {
+    this.#draining = true
+    const deadline = performance.now() + deadlineMs
+    while (!this.#scheduler.idle && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    const finished = this.#scheduler.idle
+    await this.close()
+    return finished
   }
 
   /** Stops taking work, ends every stream (finish reason `abort`) and waits for the loop's last step. */

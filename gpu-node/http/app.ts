@@ -25,7 +25,11 @@ export interface AppDeps extends ChatRouteDeps {
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono()
   app.use(requestId({ headerName: 'x-request-id' }))
-  app.get('/health', (c) => c.json(deps.health()))
+  // 503 while draining, so load balancers and the edge stop sending work here.
+  app.get('/health', (c) => {
+    const health = deps.health()
+    return c.json(health, health.status === 'draining' ? 503 : 200)
+  })
   app.use('/v1/*', edgeAuth(deps.secret))
   app.use('/metrics', edgeAuth(deps.secret))
   app.get('/metrics', async (c) =>

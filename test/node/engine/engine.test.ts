@@ -144,4 +144,27 @@ describe('Engine', () => {
     expect(finish).toMatchObject({ reason: 'length' })
     await engine.close()
   })
+
+  it('drains: refuses new work, lets running streams finish, then closes', async () => {
+    const runner = new FakeRunner(() => 1)
+    const engine = new Engine(runner, letters, options)
+    const running = drain(engine.generate(request({ maxTokens: 30 })))
+    await expect.poll(() => runner.steps.length).toBeGreaterThan(0)
+    const drained = engine.drain(10_000)
+    expect(() => engine.generate(request())).toThrow(/shutting down/)
+    expect(engine.draining).toBe(true)
+    const { finish } = await running
+    expect(finish).toMatchObject({ reason: 'length', usage: { completionTokens: 30 } })
+    expect(await drained).toBe(true)
+  })
+
+  it('ends what is still running when the drain deadline passes', async () => {
+    const runner = new FakeRunner(() => 1)
+    const engine = new Engine(runner, letters, options)
+    const endless = drain(engine.generate(request({ maxTokens: 1_000_000 })))
+    await expect.poll(() => runner.steps.length).toBeGreaterThan(0)
+    expect(await engine.drain(100)).toBe(false)
+    expect((await endless).finish).toMatchObject({ reason: 'abort' })
+    expect(runner.released).toEqual([1])
+  })
 })

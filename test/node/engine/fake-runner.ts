@@ -26,6 +26,8 @@ export class FakeRunner implements ModelRunner {
 
   async step(items: StepItem[]): Promise<StepOutput> {
     this.steps.push(items)
+    // The real runner answers through a worker-thread message (a macrotask), so timers keep running.
+    await new Promise((resolve) => setImmediate(resolve))
     if (this.gate) await this.gate
     if (this.failNextStep) {
       this.failNextStep = false

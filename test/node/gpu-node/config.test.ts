@@ -1,0 +1,71 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig } from '../../../gpu-node/config.ts'
+
+let dir: string
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'node-config-'))
+})
+afterAll(async () => rm(dir, { recursive: true, force: true }))
+
+async function file(name: string, content: string): Promise<string> {
+  const path = join(dir, name)
+  await writeFile(path, content)
+  return path
+}
+
+describe('GPU node configuration', () => {
+  it('has defaults and generates a secret when none is set', () => {
+    const config = loadConfig({})
+    expect(config).toMatchObject({
+      host: '127.0.0.1',
+      port: 8790,
+      maxRunning: 16,
+      drainMs: 30_000,
+      modelDir: null,
+    })
+    expect(config.secretGenerated).toBe(true)
+    expect(config.secret.length).toBeGreaterThanOrEqual(24)
+  })
+
+  it.each([
+    [{ GPU_NODE_PORT: '99999' }, /GPU_NODE_PORT=99999 is not an integer between 0 and 65535/],
+    [{ GPU_NODE_MAX_RUNNING: 'many' }, /GPU_NODE_MAX_RUNNING=many/],
+    [{ GEMMA_DEVICE: 'tpu' }, /GEMMA_DEVICE=tpu is not one of cpu, cuda, webgpu, wasm/],
+    [{ GEMMA_RUNTIME: 'python' }, /GEMMA_RUNTIME=python is not one of node, web/],
+  ])('names the variable and what it accepts (%o)', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError)
+    expect(() => loadConfig(env)).toThrow(message)
+  })
+
+  it('reads a config file, the environment winning over it', async () => {
+    const path = await file(
+      'node.json',
+      JSON.stringify({ GPU_NODE_PORT: 9000, GPU_NODE_MAX_RUNNING: '8', GPU_NODE_DRAIN_SECONDS: 5 }),
+    )
+    const config = loadConfig({ GPU_NODE_CONFIG: path, GPU_NODE_MAX_RUNNING: '4' })
+    expect(config).toMatchObject({ port: 9000, maxRunning: 4, drainMs: 5_000 })
+  })
+
+  it.each([
+    ['unknown.json', JSON.stringify({ GPU_NODE_PORTS: 1 }), /unknown setting "GPU_NODE_PORTS"/],
+    ['array.json', '[1]', /must hold a JSON object/],
+    ['broken.json', '{"GPU_NODE_PORT":', /cannot be read as JSON/],
+    [
+      'nested.json',
+      JSON.stringify({ GPU_NODE_PORT: { value: 1 } }),
+      /must be a string or a number/,
+    ],
+  ])('refuses a bad config file (%s)', async (name, content, message) => {
+    const path = await file(name, content)
+    expect(() => loadConfig({ GPU_NODE_CONFIG: path })).toThrow(message)
+  })
+
+  it('refuses a missing config file', () => {
+    expect(() => loadConfig({ GPU_NODE_CONFIG: join(dir, 'absent.json') })).toThrow(
+      /cannot be read/,
+    )
+  })
+})
