@@ -24,6 +24,8 @@ export interface NodeConfig {
   kvBudgetBytes: number
   /** How long a shutdown waits for running streams before ending them. */
   drainMs: number
+  /** Silence on a stream after which a `: keep-alive` comment is sent. */
+  keepAliveMs: number
 }
 
 /** Every setting, by the environment variable that sets it (a config file uses the same names). */
@@ -42,6 +44,7 @@ export const CONFIG_VARIABLES = [
   'GPU_NODE_MAX_STEP_TOKENS',
   'GPU_NODE_KV_BUDGET_MB',
   'GPU_NODE_DRAIN_SECONDS',
+  'GPU_NODE_KEEPALIVE_SECONDS',
 ] as const
 
 export class ConfigError extends Error {
@@ -78,6 +81,7 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): NodeCon
     maxStepTokens: integer(env, 'GPU_NODE_MAX_STEP_TOKENS', 2048, 1, 262_144),
     kvBudgetBytes: integer(env, 'GPU_NODE_KV_BUDGET_MB', 4096, 1, 16 * 1024 * 1024) * 1024 * 1024,
     drainMs: integer(env, 'GPU_NODE_DRAIN_SECONDS', 30, 0, 3600) * 1000,
+    keepAliveMs: integer(env, 'GPU_NODE_KEEPALIVE_SECONDS', 15, 1, 3600) * 1000,
   }
 }
 

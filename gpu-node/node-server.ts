@@ -93,6 +93,7 @@ export async function startNode(
     encoders: { vision: info.vision, audio: info.audio },
     modelId: MODEL_ID,
     systemFingerprint: `gemma-edge-${NODE_VERSION}-${dtype}-${info.device}`,
+    keepAliveMs: config.keepAliveMs,
     secret: config.secret,
     health,
     metrics: () => metrics.render(),

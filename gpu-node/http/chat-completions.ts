@@ -9,11 +9,12 @@ import { stream } from 'hono/streaming'
 import { parseChatRequest } from '../../shared/chat-request.ts'
 import type { ChatRequest } from '../../shared/chat-request.ts'
 import { NODE_HEADERS } from '../../shared/protocol.ts'
-import { encodeSSEData, SSE_DONE } from '../../shared/sse.ts'
+import { encodeSSEComment, encodeSSEData, SSE_DONE } from '../../shared/sse.ts'
 import { EngineOverloadedError } from '../engine/engine.ts'
 import type { Engine, GenerationEvent } from '../engine/engine.ts'
 import type { GenerationUsage } from '../engine/output-channel.ts'
 import { asNodeError, NodeError, toErrorFrame } from './errors.ts'
+import { keepAlive } from './keep-alive.ts'
 import { chunk, completion, newIdentity, usageChunk } from './openai-responses.ts'
 import type { ResponseIdentity } from './openai-responses.ts'
 import { prepareGeneration } from './prepare-generation.ts'
@@ -24,6 +25,8 @@ export interface ChatRouteDeps extends PrepareContext {
   /** The model id this node answers to (compared case-insensitively). */
   modelId: string
   systemFingerprint: string
+  /** Silence after which a stream gets a `: keep-alive` comment. */
+  keepAliveMs: number
 }
 
 export const chatCompletions = (deps: ChatRouteDeps) =>
@@ -45,7 +48,8 @@ export const chatCompletions = (deps: ChatRouteDeps) =>
       out.onAbort(() => cancel.abort())
       await out.write(encodeSSEData(chunk(response, { role: 'assistant', content: '' })))
       try {
-        for await (const event of events) {
+        const ping = () => out.write(encodeSSEComment('keep-alive'))
+        for await (const event of keepAlive(events, deps.keepAliveMs, ping)) {
           if (event.type === 'text') {
             await out.write(encodeSSEData(chunk(response, { content: event.text })))
           } else if (event.reason === 'abort') {
