@@ -4,7 +4,7 @@
  * - `node`: GPU node, shared contract and tooling units, in plain Node.
  * - `e2e`: whole processes (GPU node, `wrangler dev`, transformers.js oracle); slow, run one file at a time.
  */
-import { cloudflareTest } from '@cloudflare/vitest-plugin'
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin'
 import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
@@ -12,12 +12,14 @@ export default defineConfig({
     projects: [
       {
         // The fake GPU node is started by the globalSetup (in Node) before workerd, which reads its port.
+        // D1 migrations are read here (Node) and applied inside workerd by the setup file.
         plugins: [
-          cloudflareTest(({ inject }) => ({
+          cloudflareTest(async ({ inject }) => ({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
               bindings: {
-                DEV_API_KEY: 'test-key',
+                ADMIN_TOKEN: 'test-admin-token',
+                TEST_MIGRATIONS: await readD1Migrations('./migrations'),
                 GPU_NODE_SECRET: 'node-secret',
                 GPU_NODES: `http://127.0.0.1:${inject('fakeNodePort')}`,
               },
@@ -28,6 +30,7 @@ export default defineConfig({
           name: 'worker',
           include: ['test/worker/**/*.test.ts'],
           globalSetup: ['./test/worker/global-setup.ts'],
+          setupFiles: ['./test/worker/support/seed-tenant.ts'],
         },
       },
       {

@@ -1,19 +1,22 @@
 /**
  * @module
  * `npm start`: the whole stack on this machine, offline. A GPU node (the built-in contract model unless
- * GEMMA_MODEL_DIR is set) and the worker in `wrangler dev`, with a development tenant key. Prints the URLs
- * and the key; Ctrl-C stops everything it started.
+ * GEMMA_MODEL_DIR is set) and the worker in `wrangler dev`, then the development tenant, seeded through the
+ * admin API (`DEV_API_KEY` imported when set, else a fresh key). Prints the URLs and the key; Ctrl-C stops
+ * everything it started.
  */
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { ensureContractModel } from '../gpu-node/contract-model/cache.ts'
+import { createAdminClient } from './lib/admin-client.ts'
 import { startService, waitForHttp } from './lib/process-group.ts'
 import type { Service } from './lib/process-group.ts'
+import { seedDevTenant } from './lib/seed-dev-tenant.ts'
 import { REPO_ROOT, startWorkerDev } from './lib/wrangler-dev.ts'
 
 const WORKER_PORT = 8787
 const nodePort = Number(process.env.GPU_NODE_PORT || 8790)
-const devApiKey = process.env.DEV_API_KEY || `sk-dev-${randomBytes(18).toString('base64url')}`
+const adminToken = process.env.ADMIN_TOKEN || 'dev-admin-token'
 const gpuNodeSecret = process.env.GPU_NODE_SECRET || randomBytes(24).toString('base64url')
 const services: Service[] = []
 
@@ -46,11 +49,14 @@ try {
   const worker = await startWorkerDev({
     port: WORKER_PORT,
     gpuNodes: `http://127.0.0.1:${nodePort}`,
-    devApiKey,
     gpuNodeSecret,
+    adminToken,
   })
   services.push(worker)
-  await waitForHttp(`http://127.0.0.1:${WORKER_PORT}/health`, worker, 60_000)
+  const workerUrl = `http://127.0.0.1:${WORKER_PORT}`
+  await waitForHttp(`${workerUrl}/health`, worker, 60_000)
+  const admin = createAdminClient(workerUrl, adminToken)
+  const { key: devApiKey } = await seedDevTenant(admin, process.env.DEV_API_KEY || undefined)
   console.log(
     [
       '',
@@ -58,6 +64,7 @@ try {
       `  API (OpenAI-compatible): http://127.0.0.1:${WORKER_PORT}/v1`,
       `  GPU node:                http://127.0.0.1:${nodePort}`,
       `  Dev API key:             ${devApiKey}`,
+      `  Admin API:               ${workerUrl}/admin (ADMIN_TOKEN=${adminToken}; npm run admin -- --help)`,
       '',
       `  curl http://127.0.0.1:${WORKER_PORT}/v1/chat/completions -H "Authorization: Bearer ${devApiKey}" \\`,
       `    -H 'content-type: application/json' -d '{"model":"gemma-3n-e2b-it","messages":[{"role":"user","content":"Hi"}],"stream":true}'`,

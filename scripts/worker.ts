@@ -1,25 +1,43 @@
 /**
  * @module
  * `npm run worker`: the worker alone in `wrangler dev` on 127.0.0.1:8787, pointed at GPU_NODES
- * (default: the local node on 8790). DEV_API_KEY and GPU_NODE_SECRET come from the environment and must
- * match what the GPU node was started with.
+ * (default: the local node on 8790). GPU_NODE_SECRET comes from the environment and must match what the
+ * GPU node was started with; ADMIN_TOKEN defaults to `dev-admin-token`. When DEV_API_KEY is set, the
+ * development tenant is seeded with that key (as `npm start` does); otherwise tenants are left to
+ * `npm run admin`.
  */
+import { createAdminClient } from './lib/admin-client.ts'
+import { waitForHttp } from './lib/process-group.ts'
+import { seedDevTenant } from './lib/seed-dev-tenant.ts'
 import { startWorkerDev } from './lib/wrangler-dev.ts'
 
-const missing = ['DEV_API_KEY', 'GPU_NODE_SECRET'].filter((name) => !process.env[name])
-if (missing.length > 0) {
+if (!process.env.GPU_NODE_SECRET) {
   console.error(
-    `Set ${missing.join(' and ')} (the GPU node needs the same GPU_NODE_SECRET), or use \`npm start\`, which sets both.`,
+    'Set GPU_NODE_SECRET (the GPU node needs the same value), or use `npm start`, which sets it.',
   )
   process.exit(2)
 }
+const adminToken = process.env.ADMIN_TOKEN || 'dev-admin-token'
 const worker = await startWorkerDev({
   port: 8787,
   gpuNodes: process.env.GPU_NODES || 'http://127.0.0.1:8790',
-  devApiKey: process.env.DEV_API_KEY!,
-  gpuNodeSecret: process.env.GPU_NODE_SECRET!,
+  gpuNodeSecret: process.env.GPU_NODE_SECRET,
+  adminToken,
 })
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => void worker.stop().then(() => process.exit(0)))
+}
+if (process.env.DEV_API_KEY) {
+  try {
+    await waitForHttp('http://127.0.0.1:8787/health', worker, 60_000)
+    await seedDevTenant(
+      createAdminClient('http://127.0.0.1:8787', adminToken),
+      process.env.DEV_API_KEY,
+    )
+  } catch (error) {
+    console.error(`Seeding the development tenant failed: ${(error as Error).message}`)
+    await worker.stop()
+    process.exit(1)
+  }
 }
 process.exitCode = (await worker.exited) ?? 1

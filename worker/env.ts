@@ -3,13 +3,14 @@
  * The worker's Hono environment: bindings (the generated `Env` plus the secrets that wrangler.toml cannot
  * declare) and the typed context variables the middleware hands to the routes.
  */
+import type { RateSnapshot } from './durable-objects/limiter-types.ts'
 import type { RelayOutcome } from './streaming/relay.ts'
 import type { Tenant } from './tenancy/tenant-key-store.ts'
 
 /** `wrangler types` output plus secrets (`wrangler secret put`, `.dev.vars`, `--var`). */
 export interface Bindings extends Env {
-  /** The development tenant's API key; unset means every key is refused. */
-  DEV_API_KEY?: string
+  /** Bearer token of the admin API (`/admin/*`); unset means the admin API refuses everything. */
+  ADMIN_TOKEN?: string
   /** Bearer secret the GPU nodes require from the edge. */
   GPU_NODE_SECRET?: string
 }
@@ -22,6 +23,8 @@ export interface Variables {
   tenant: Tenant
   /** The parsed, size-capped JSON body (`json-body.ts`); still unvalidated. */
   jsonBody: unknown
+  /** The limit state after this request's reservation, for the rate-limit headers (chat route). */
+  rateLimit?: RateSnapshot
   /** Set by the chat route: settles when the node's stream ends, with its exact usage (`request-log.ts`). */
   outcome?: Promise<RelayOutcome>
 }

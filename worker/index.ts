@@ -1,12 +1,15 @@
 /**
  * @module
  * The gemma-edge Worker: an OpenAI-compatible API in front of the GPU nodes. This file only wires the app:
- * middleware order (request id first so every response carries it, then the log line, then auth), routes,
- * 405s for known paths, the OpenAI-shaped 404, and `onError`, the only place errors become responses.
+ * middleware order (request id first so every response carries it, then the log line, then the rate-limit
+ * headers, then auth), routes, the admin API, 405s for known paths, the OpenAI-shaped 404, and `onError`,
+ * the only place errors become responses. It also exports the tenant Durable Object class.
  */
 import { Hono } from 'hono'
 import type { Context } from 'hono'
 import { CHAT_LIMITS } from '../shared/chat-request.ts'
+import { adminApp } from './admin/admin-app.ts'
+import { rateLimitHeadersMiddleware } from './budget/rate-limit-headers.ts'
 import type { AppEnv } from './env.ts'
 import { MethodNotAllowedError, NotFoundError, toErrorResponse, toGatewayError } from './errors.ts'
 import { apiKeyAuth } from './middleware/api-key-auth.ts'
@@ -16,7 +19,10 @@ import { requestLog } from './middleware/request-log.ts'
 import { chatCompletions } from './routes/chat-completions.ts'
 import { health } from './routes/health.ts'
 import { models } from './routes/models.ts'
-import { createDevKeyStore } from './tenancy/dev-key-store.ts'
+import { usage } from './routes/usage.ts'
+import { createHashedKeyStore } from './tenancy/hashed-key-store.ts'
+
+export { TenantLimiter } from './durable-objects/tenant-limiter.ts'
 
 const app = new Hono<AppEnv>()
 
@@ -53,10 +59,15 @@ const onlyAllow =
 app.get('/health', health)
 app.all('/health', onlyAllow('GET', 'HEAD'))
 
-app.use('/v1/*', apiKeyAuth({ storeFor: (env) => createDevKeyStore(env.DEV_API_KEY) }))
+app.use('/v1/*', rateLimitHeadersMiddleware())
+app.use('/v1/*', apiKeyAuth({ storeFor: createHashedKeyStore }))
 app.post('/v1/chat/completions', jsonBody({ maxBytes: CHAT_LIMITS.maxBodyBytes }), chatCompletions)
 app.all('/v1/chat/completions', onlyAllow('POST'))
 app.get('/v1/models', models)
 app.all('/v1/models', onlyAllow('GET', 'HEAD'))
+app.get('/v1/usage', usage)
+app.all('/v1/usage', onlyAllow('GET', 'HEAD'))
+
+app.route('/admin', adminApp)
 
 export default app

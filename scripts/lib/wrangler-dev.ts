@@ -1,7 +1,8 @@
 /**
  * @module
  * Starts the worker in `wrangler dev`, fully offline, with its secrets passed through a private env file
- * (wrangler shows env-file values as hidden, while `--var` values are printed in its banner).
+ * (wrangler shows env-file values as hidden, while `--var` values are printed in its banner). The local D1
+ * database gets its migrations first (`wrangler d1 migrations apply --local`, a no-op when up to date).
  */
 import { chmod, mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -14,8 +15,9 @@ export const REPO_ROOT = resolve(import.meta.dirname, '..', '..')
 export interface WorkerDevOptions {
   port: number
   gpuNodes: string
-  devApiKey: string
   gpuNodeSecret: string
+  /** Bearer token of the admin API. */
+  adminToken: string
   /** Where KV/D1/Durable Object state persists; default `.wrangler/state`. */
   persistTo?: string
   stdio?: 'inherit' | 'ignore'
@@ -25,7 +27,7 @@ export async function startWorkerDev(options: WorkerDevOptions): Promise<Service
   const folder = await mkdtemp(join(tmpdir(), 'gemma-edge-worker-'))
   const envFile = join(folder, '.dev.vars')
   const lines = [
-    `DEV_API_KEY=${options.devApiKey}`,
+    `ADMIN_TOKEN=${options.adminToken}`,
     `GPU_NODE_SECRET=${options.gpuNodeSecret}`,
     `GPU_NODES=${options.gpuNodes}`,
   ]
@@ -40,24 +42,29 @@ export async function startWorkerDev(options: WorkerDevOptions): Promise<Service
     '--show-interactive-dev-session=false',
     '--env-file',
     envFile,
-    ...(options.persistTo ? ['--persist-to', options.persistTo] : []),
   ]
-  return startService(
-    'worker (wrangler dev)',
-    join(REPO_ROOT, 'node_modules', '.bin', 'wrangler'),
-    args,
-    {
-      cwd: REPO_ROOT,
-      stdio: options.stdio ?? 'inherit',
-      env: {
-        ...process.env,
-        // Wrangler's bin runs on the Node that comes first on PATH: the project's own (>= 22.12).
-        PATH: `${join(REPO_ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`,
-        WRANGLER_SEND_METRICS: 'false',
-        CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-        WRANGLER_HIDE_BANNER: 'true',
-        CI: 'true',
-      },
+  const persist = options.persistTo ? ['--persist-to', options.persistTo] : []
+  const spawnOptions = {
+    cwd: REPO_ROOT,
+    stdio: options.stdio ?? 'inherit',
+    env: {
+      ...process.env,
+      // Wrangler's bin runs on the Node that comes first on PATH: the project's own (>= 22.12).
+      PATH: `${join(REPO_ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`,
+      WRANGLER_SEND_METRICS: 'false',
+      CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+      WRANGLER_HIDE_BANNER: 'true',
+      CI: 'true',
     },
+  } as const
+  const wrangler = join(REPO_ROOT, 'node_modules', '.bin', 'wrangler')
+  const migrate = startService(
+    'D1 migrations (wrangler)',
+    wrangler,
+    ['d1', 'migrations', 'apply', 'DB', '--local', ...persist],
+    spawnOptions,
   )
+  const code = await migrate.exited
+  if (code !== 0) throw new Error(`Applying the D1 migrations failed (exit code ${code}).`)
+  return startService('worker (wrangler dev)', wrangler, [...args, ...persist], spawnOptions)
 }

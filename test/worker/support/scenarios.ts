@@ -31,8 +31,8 @@ export type Scenario = (typeof SCENARIOS)[keyof typeof SCENARIOS]
 /** Must match `GPU_NODE_SECRET` in the worker project's bindings (vitest.config.ts). */
 export const NODE_SECRET = 'node-secret'
 
-/** Must match `DEV_API_KEY` in the worker project's bindings (vitest.config.ts). */
-export const TEST_API_KEY = 'test-key'
+/** The key of the shared test tenant, imported through the admin API by support/seed-tenant.ts. */
+export const TEST_API_KEY = 'sk-test-key-0123456789'
 
 /** The marker a test puts in a message to pick a scenario. */
 export function scenarioMarker(scenario: Scenario): string {

@@ -1,0 +1,194 @@
+/**
+ * @module
+ * The admin API and key life cycle through the worker's real entry: the admin token, 400s naming the
+ * field, keys shown once and stored as hashes, revocation and expiry effective for the very next request,
+ * rotation, imported keys, per-tenant usage, and that no key ever reaches a log line or an error body.
+ */
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
+import { env } from 'cloudflare:workers'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import app from '../../worker/index.ts'
+import { EDGE, callEdge, chatBody, withTimeout } from './support/edge-client.ts'
+import { admin, chatWith, createTenantWithKey, setLimits } from './support/admin-client.ts'
+import { SCENARIOS } from './support/scenarios.ts'
+import { testEnv } from './support/test-env.ts'
+
+const body = chatBody(SCENARIOS.normal, { max_completion_tokens: 10 })
+const models = (key: string) =>
+  callEdge('/v1/models', { headers: { authorization: `Bearer ${key}` } })
+
+/** The body every refused key gets: the same whether the key is unknown, revoked or expired. */
+const REFUSED = {
+  error: {
+    message: 'Incorrect API key provided.',
+    type: 'invalid_request_error',
+    param: null,
+    code: 'invalid_api_key',
+  },
+}
+
+afterEach(() => {
+  vi.restoreAllMocks()
+})
+
+describe('admin authentication', () => {
+  it.each([
+    ['no token', {}],
+    ['a wrong token', { authorization: 'Bearer not-the-admin-token' }],
+    ['a tenant key', { authorization: 'Bearer sk-test-key-0123456789' }],
+  ])('refuses %s with 401', async (_what, headers) => {
+    const res = await callEdge('/admin/tenants', { headers })
+    expect(res.status).toBe(401)
+    expect(await res.json()).toMatchObject({ error: { code: 'invalid_admin_token' } })
+  })
+
+  it('refuses everything when ADMIN_TOKEN is unset', async () => {
+    const ctx = createExecutionContext()
+    const request = new Request(`${EDGE}/admin/tenants`, { headers: { authorization: 'Bearer x' } })
+    const res = await app.fetch(request, { ...env, ADMIN_TOKEN: undefined }, ctx)
+    await waitOnExecutionContext(ctx)
+    expect(res.status).toBe(401)
+    expect(await res.json()).toMatchObject({
+      error: { message: expect.stringContaining('disabled') },
+    })
+  })
+})
+
+describe('malformed admin bodies', () => {
+  it.each([
+    ['a missing name', {}, 'name', 'is required'],
+    ['a negative limit', { name: 'x', limits: { rpm: -1 } }, 'limits.rpm', 'must be 0 or more'],
+    ['a fractional limit', { name: 'x', limits: { tpm: 1.5 } }, 'limits.tpm', 'whole number'],
+    ['an unknown limit', { name: 'x', limits: { rmp: 5 } }, 'limits.rmp', 'not a known field'],
+    [
+      'a per-user typo',
+      { name: 'x', limits: { per_user: { rpm: 'a' } } },
+      'limits.per_user.rpm',
+      'must be number',
+    ],
+  ])('answers %s with 400 naming the field', async (_what, payload, param, text) => {
+    const res = await admin('POST', '/tenants', payload)
+    expect(res.status).toBe(400)
+    const { error } = await res.json<{ error: { param: string; message: string } }>()
+    expect(error.param).toBe(param)
+    expect(error.message).toContain(param)
+    expect(error.message).toContain(text)
+  })
+
+  it('names expires_at when it is in the past, and refuses invalid JSON', async () => {
+    const { tenantId } = await createTenantWithKey()
+    const past = await admin('POST', `/tenants/${tenantId}/keys`, { expires_at: 1_000 })
+    expect(await past.json()).toMatchObject({
+      error: { param: 'expires_at', message: expect.stringContaining('future') },
+    })
+    const broken = await callEdge('/admin/tenants', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${testEnv.ADMIN_TOKEN}` },
+      body: '{"name":',
+    })
+    expect(await broken.json()).toMatchObject({ error: { code: 'invalid_json' } })
+  })
+
+  it('answers 404 for an unknown tenant or key', async () => {
+    expect((await admin('PUT', '/tenants/ten_nope/limits', { rpm: 1 })).status).toBe(404)
+    expect((await admin('DELETE', '/keys/key_nope')).status).toBe(404)
+  })
+})
+
+describe('keys', () => {
+  it('shows a key once, lists only its prefix, and patches limits field by field', async () => {
+    const { tenantId, key } = await createTenantWithKey({}, { name: 'mobile app' })
+    expect(key.key).toMatch(/^gk_[A-Za-z0-9_-]{43}$/)
+    expect(key.key.startsWith(key.prefix)).toBe(true)
+    const listing = await (await admin('GET', `/tenants/${tenantId}/keys`)).text()
+    expect(listing).not.toContain(key.key)
+    expect(JSON.parse(listing)).toMatchObject({
+      data: [{ id: key.id, name: 'mobile app', status: 'active' }],
+    })
+    const stored = await env.DB.prepare('SELECT * FROM api_keys WHERE id = ?').bind(key.id).first()
+    expect(JSON.stringify(stored)).not.toContain(key.key)
+    await setLimits(tenantId, { rpm: 10 })
+    await setLimits(tenantId, { tpm: 500, per_user: { rpm: 2 } })
+    const res = await admin('PUT', `/tenants/${tenantId}/limits`, { rpm: null })
+    expect(await res.json()).toMatchObject({ limits: { tpm: 500, per_user: { rpm: 2 } } })
+  })
+
+  it('refuses a revoked key from the very next request, exactly like an unknown one', async () => {
+    const { key } = await createTenantWithKey()
+    expect((await callEdge(chatWith(key.key, body))).status).toBe(200)
+    const revoked = await admin('DELETE', `/keys/${key.id}`)
+    expect(await revoked.json()).toMatchObject({
+      id: key.id,
+      status: 'revoked',
+      revoked_at: expect.any(Number),
+    })
+    const after = await callEdge(chatWith(key.key, body))
+    expect(after.status).toBe(401)
+    expect(await after.json()).toEqual(REFUSED)
+    const unknown = await callEdge(chatWith(`${key.key.slice(0, -1)}x`, body))
+    expect(await unknown.json()).toEqual(REFUSED)
+  })
+
+  it('refuses a key once it has expired', async () => {
+    const { tenantId } = await createTenantWithKey()
+    const expiresAt = Date.now() + 1_000
+    const res = await admin('POST', `/tenants/${tenantId}/keys`, {
+      expires_at: new Date(expiresAt).toISOString(),
+    })
+    const { key } = await res.json<{ key: string }>()
+    expect((await models(key)).status).toBe(200)
+    await withTimeout(
+      new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now()) + 20)),
+      3_000,
+      'expiry',
+    )
+    const expired = await models(key)
+    expect(expired.status).toBe(401)
+    expect(await expired.json()).toEqual(REFUSED)
+  })
+
+  it('rotates a key: the new one works, the old one stops (or keeps a grace period)', async () => {
+    const { key } = await createTenantWithKey({}, { allowed_models: ['gemma-3n-e2b-it'] })
+    const graceful = await admin('POST', `/keys/${key.id}/rotate`, { grace_seconds: 600 })
+    const second = await graceful.json<{ key: string; id: string; allowed_models: string[] }>()
+    expect(second.allowed_models).toEqual(['gemma-3n-e2b-it'])
+    expect((await models(key.key)).status).toBe(200)
+    const hard = await (await admin('POST', `/keys/${second.id}/rotate`)).json<{ key: string }>()
+    expect((await models(second.key)).status).toBe(401)
+    expect((await models(hard.key)).status).toBe(200)
+  })
+
+  it('imports a given key once (DEV_API_KEY) and refuses models the key may not use', async () => {
+    const { tenantId } = await createTenantWithKey()
+    const dev = 'sk-dev-imported-key-123456'
+    const payload = { key: dev, allowed_models: ['some-other-model'] }
+    expect((await admin('POST', `/tenants/${tenantId}/keys`, payload)).status).toBe(201)
+    const again = await admin('POST', `/tenants/${tenantId}/keys`, { key: dev })
+    expect(again.status).toBe(409)
+    const res = await callEdge(chatWith(dev, body))
+    expect(res.status).toBe(403)
+    expect(await res.json()).toMatchObject({ error: { code: 'model_not_allowed', param: 'model' } })
+  })
+})
+
+describe('secrets stay out of logs and error bodies', () => {
+  it('never logs a key, whatever happens to the request', async () => {
+    const lines: string[] = []
+    for (const method of ['log', 'error', 'warn', 'info'] as const) {
+      vi.spyOn(console, method).mockImplementation(
+        (...args: unknown[]) => void lines.push(args.map(String).join(' ')),
+      )
+    }
+    const { tenantId, key } = await createTenantWithKey({ rpm: 1 })
+    const bodies = [
+      await (await callEdge(chatWith(key.key, body))).text(),
+      await (await callEdge(chatWith(key.key, body))).text(),
+      await (await callEdge(chatWith(`${key.key}zz`, body))).text(),
+    ]
+    await admin('DELETE', `/keys/${key.id}`)
+    bodies.push(await (await callEdge(chatWith(key.key, body))).text())
+    bodies.push(await (await admin('GET', `/tenants/${tenantId}/usage`)).text())
+    expect(lines.length).toBeGreaterThan(0)
+    for (const text of [...lines, ...bodies]) expect(text).not.toContain(key.key.slice(3))
+  })
+})

@@ -1,0 +1,209 @@
+/**
+ * @module
+ * The tenant Durable Object on its own (real SQLite storage, real D1): an atomic burst against a small
+ * budget, windows that reset exactly when the headers said, per-key and per-user limits, and a reservation
+ * whose request died being settled by the alarm.
+ */
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
+import { env } from 'cloudflare:workers'
+import { describe, expect, it } from 'vitest'
+import type { ReserveInput, ReserveResult } from '../../worker/durable-objects/limiter-types.ts'
+import { loadTenantConfig } from '../../worker/durable-objects/tenant-config.ts'
+import type { TenantLimiter } from '../../worker/durable-objects/tenant-limiter.ts'
+import { LEASE_MS } from '../../worker/durable-objects/tenant-limiter.ts'
+import { admin, createTenantWithKey, usageRecords } from './support/admin-client.ts'
+import { withTimeout } from './support/edge-client.ts'
+
+function input(tenantId: string, keyId: string, extra: Partial<ReserveInput> = {}): ReserveInput {
+  return {
+    tenantId,
+    keyId,
+    user: null,
+    promptTokens: 40,
+    maxCompletionTokens: 100,
+    flexibleCompletion: false,
+    record: {
+      requestId: 'req_test',
+      keyId,
+      endUser: null,
+      model: 'gemma-3n-e2b-it',
+      images: 0,
+      audioClips: 0,
+      startedAt: Date.now(),
+    },
+    ...extra,
+  }
+}
+
+const stubFor = (tenantId: string) => env.TENANT_LIMITER.getByName(tenantId)
+
+/** Resolves once the object's alarm is set for a lease end (not for an immediate record write). */
+function waitForLeaseAlarm(stub: DurableObjectStub<TenantLimiter>): Promise<void> {
+  const poll = async () => {
+    for (;;) {
+      const alarm = await runInDurableObject(stub, (_instance, state) => state.storage.getAlarm())
+      if (alarm !== null && alarm > Date.now() + LEASE_MS / 2) return
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+  return withTimeout(poll(), 5_000, 'lease alarm')
+}
+
+describe('TenantLimiter reservations', () => {
+  it('admits exactly what the budget holds from a concurrent burst', async () => {
+    const budget = 1_000
+    const { tenantId, key } = await createTenantWithKey({ daily_tokens: budget })
+    const stub = stubFor(tenantId)
+    const requests = 50
+    const results: ReserveResult[] = await Promise.all(
+      Array.from(
+        { length: requests },
+        async () => (await stub.reserve(input(tenantId, key.id))) as ReserveResult,
+      ),
+    )
+    const admitted = results.filter((r) => r.ok)
+    const reserved = admitted.reduce((sum, r) => sum + (r.ok ? r.reservedTokens : 0), 0)
+    console.log(
+      `[budget burst, DO] requests=${requests} budget=${budget} per_request=140 admitted=${admitted.length} reserved_tokens=${reserved}`,
+    )
+    expect(admitted).toHaveLength(Math.floor(budget / 140))
+    expect(reserved).toBeLessThanOrEqual(budget)
+    const refused = results.filter((r) => !r.ok)
+    for (const r of refused) {
+      expect(r).toMatchObject({ ok: false, refusal: { reason: 'quota', field: 'daily_tokens' } })
+    }
+  })
+
+  it('grants a client without a maximum what the limits leave, and refuses when nothing is left', async () => {
+    const { tenantId, key } = await createTenantWithKey({ tpm: 300 })
+    const stub = stubFor(tenantId)
+    const flexible = input(tenantId, key.id, {
+      maxCompletionTokens: 30_000,
+      flexibleCompletion: true,
+    })
+    const first = await stub.reserve(flexible)
+    expect(first).toMatchObject({ ok: true, completionTokens: 260, reservedTokens: 300 })
+    const second = await stub.reserve(flexible)
+    expect(second).toMatchObject({ ok: false, refusal: { reason: 'rate', field: 'tpm' } })
+  })
+
+  it('reopens a window exactly when the reset said, not a millisecond earlier', async () => {
+    const { tenantId, key } = await createTenantWithKey({ rpm: 2 })
+    const stub = stubFor(tenantId)
+    await runInDurableObject(stub, async (instance: TenantLimiter) => {
+      const config = await loadTenantConfig(env.DB, tenantId)
+      const t0 = 1_800_000_000_000
+      const req = input(tenantId, key.id)
+      expect(instance.reserveAt(config, req, t0).ok).toBe(true)
+      const second = instance.reserveAt(config, req, t0 + 10_000)
+      expect(second).toMatchObject({ ok: true, snapshot: { requests: { limit: 2, remaining: 0 } } })
+      const resetMs = second.ok ? second.snapshot.requests!.resetMs : -1
+      expect(resetMs).toBe(50_000)
+      const early = instance.reserveAt(config, req, t0 + 10_000 + resetMs - 1)
+      expect(early).toMatchObject({
+        ok: false,
+        refusal: { reason: 'rate', field: 'rpm', retryAfterMs: 1 },
+      })
+      const onTime = instance.reserveAt(config, req, t0 + 10_000 + resetMs)
+      expect(onTime).toMatchObject({ ok: true, snapshot: { requests: { limit: 2, remaining: 1 } } })
+    })
+  })
+
+  it('holds per-key and per-user limits on top of the tenant', async () => {
+    const { tenantId, key } = await createTenantWithKey(
+      { rpm: 100, per_user: { rpm: 1 } },
+      { limits: { concurrency: 2 } },
+    )
+    const stub = stubFor(tenantId)
+    const alice = input(tenantId, key.id, { user: 'alice' })
+    expect((await stub.reserve(alice)).ok).toBe(true)
+    expect(await stub.reserve(alice)).toMatchObject({
+      ok: false,
+      refusal: { scope: 'user', field: 'rpm' },
+    })
+    expect((await stub.reserve(input(tenantId, key.id, { user: 'bob' }))).ok).toBe(true)
+    expect(await stub.reserve(input(tenantId, key.id, { user: 'carol' }))).toMatchObject({
+      ok: false,
+      refusal: { scope: 'key', field: 'concurrency' },
+    })
+  })
+
+  it('refuses everything at a limit of 0', async () => {
+    const { tenantId, key } = await createTenantWithKey({ monthly_tokens: 0 })
+    expect(await stubFor(tenantId).reserve(input(tenantId, key.id))).toMatchObject({
+      ok: false,
+      refusal: { reason: 'disabled', field: 'monthly_tokens', limit: 0 },
+    })
+  })
+})
+
+describe('settling', () => {
+  it('charges exact usage, refunds the rest, and writes one record per reservation', async () => {
+    const { tenantId, key } = await createTenantWithKey({ daily_tokens: 200 })
+    const stub = stubFor(tenantId)
+    const first = await stub.reserve(input(tenantId, key.id))
+    const second = await stub.reserve(input(tenantId, key.id))
+    expect(first.ok && !second.ok).toBe(true)
+    if (!first.ok) return
+    const charge = { kind: 'exact', promptTokens: 12, completionTokens: 3 } as const
+    const settle = { charge, status: 200, outcome: 'done', latencyMs: 5, ttftMs: 2 }
+    expect(await stub.commit({ reservationId: first.reservationId, ...settle })).toBe(true)
+    expect(await stub.commit({ reservationId: first.reservationId, ...settle })).toBe(false)
+    const after = await stub.reserve(input(tenantId, key.id))
+    expect(after).toMatchObject({
+      ok: true,
+      snapshot: { budget: { limit: 200, remaining: 200 - 15 - 140 } },
+    })
+    const records = await usageRecords(tenantId, 2)
+    expect(records.map((r) => [r.status, r.charged_tokens, r.usage_source]).sort()).toEqual([
+      [200, 15, 'node'],
+      [429, 0, 'none'],
+    ])
+  })
+
+  it('settles a reservation whose worker died when its lease runs out (alarm)', async () => {
+    const { tenantId, key } = await createTenantWithKey({ concurrency: 1, daily_tokens: 1_000 })
+    const stub = stubFor(tenantId)
+    const held = await stub.reserve(input(tenantId, key.id))
+    expect(held.ok).toBe(true)
+    expect(await stub.reserve(input(tenantId, key.id))).toMatchObject({
+      ok: false,
+      refusal: { field: 'concurrency' },
+    })
+    // The refusal's usage record is written by an alarm that runs at once; after it, the alarm waits for
+    // the lease end. The request's worker is gone: nobody renews or commits. Let the lease run out.
+    await waitForLeaseAlarm(stub)
+    await runInDurableObject(stub, (_instance, state) => {
+      state.storage.sql.exec('UPDATE reservations SET lease_until = ?', Date.now() - 1)
+    })
+    expect(await runDurableObjectAlarm(stub)).toBe(true)
+    const next = await stub.reserve(input(tenantId, key.id))
+    // The slot is free again; the dead request was charged its whole reservation (140), never less.
+    expect(next).toMatchObject({ ok: true, snapshot: { budget: { remaining: 1_000 - 140 - 140 } } })
+    const records = await usageRecords(tenantId, 2)
+    expect(records.find((r) => r.outcome === 'expired')).toMatchObject({
+      charged_tokens: 140,
+      usage_source: 'estimate',
+    })
+    if (next.ok) {
+      const done = {
+        charge: { kind: 'none' },
+        status: 502,
+        outcome: 'node_refused',
+        latencyMs: 1,
+        ttftMs: null,
+      } as const
+      await stub.commit({ reservationId: next.reservationId, ...done })
+    }
+    await runDurableObjectAlarm(stub)
+  })
+
+  it('refuses a key the moment it is revoked', async () => {
+    const { tenantId, key } = await createTenantWithKey()
+    const stub = stubFor(tenantId)
+    expect(await stub.authorize(tenantId, key.id)).toMatchObject({ keyId: key.id })
+    expect((await admin('DELETE', `/keys/${key.id}`)).status).toBe(200)
+    expect(await stub.authorize(tenantId, key.id)).toBeNull()
+    expect(await stub.reserve(input(tenantId, key.id))).toEqual({ ok: false, refusal: null })
+  })
+})

@@ -1,0 +1,222 @@
+/**
+ * @module
+ * The tenant's ledger in its Durable Object's SQLite: limit windows, open reservations and their holds.
+ * Every method is synchronous (the SQL API of SQLite-backed Durable Objects is), so a check-and-reserve
+ * runs without any other request interleaving: a burst can never admit more than a limit allows.
+ */
+import type { Limits } from '../tenancy/limits.ts'
+import { TOKEN_FIELDS, currentWindow } from '../budget/windows.ts'
+import type { Window, WindowField } from '../budget/windows.ts'
+import type { LimitState, RateSnapshot, ScopeKind } from './limiter-types.ts'
+
+/** One limit set applied to a request: the tenant's, the key's or the end user's. */
+export interface Scope {
+  /** Storage key: `tenant`, `key:<id>`, `user:<user>`. */
+  id: string
+  kind: ScopeKind
+  limits: Limits
+}
+
+/** What a reservation took from one window, so settling can give back exactly that. */
+export interface Charge {
+  scope: string
+  field: WindowField
+  start: number
+  tokens: number
+}
+
+export interface StoredReservation {
+  id: string
+  tokens: number
+  charges: Charge[]
+  leaseUntil: number
+  /** JSON of the usage-record fields known at admission. */
+  record: string
+}
+
+export interface Usage {
+  used: number
+  window: Window
+}
+
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS windows (scope TEXT NOT NULL, field TEXT NOT NULL, start INTEGER NOT NULL,
+     used INTEGER NOT NULL, PRIMARY KEY (scope, field))`,
+  `CREATE TABLE IF NOT EXISTS reservations (id TEXT PRIMARY KEY, tokens INTEGER NOT NULL,
+     charges TEXT NOT NULL, lease_until INTEGER NOT NULL, record TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS holds (reservation_id TEXT NOT NULL, scope TEXT NOT NULL,
+     PRIMARY KEY (reservation_id, scope))`,
+  'CREATE INDEX IF NOT EXISTS holds_by_scope ON holds (scope)',
+  `CREATE TABLE IF NOT EXISTS outbox (id TEXT PRIMARY KEY, record TEXT NOT NULL)`,
+]
+
+/** Synchronous ledger operations over the Durable Object's SQL storage. */
+export class Ledger {
+  readonly #sql: SqlStorage
+
+  constructor(sql: SqlStorage) {
+    this.#sql = sql
+    for (const statement of SCHEMA) sql.exec(statement)
+  }
+
+  /** Use of `field` in `scope` in the window `now` falls in. */
+  usage(scope: string, field: WindowField, now: number): Usage {
+    const row = this.#sql
+      .exec<{ start: number; used: number }>(
+        'SELECT start, used FROM windows WHERE scope = ? AND field = ?',
+        scope,
+        field,
+      )
+      .toArray()[0]
+    const window = currentWindow(field, row?.start ?? null, now)
+    return { used: row && row.start === window.start ? row.used : 0, window }
+  }
+
+  /** Open reservations holding a concurrency slot of `scope`. */
+  active(scope: string): number {
+    return this.#sql
+      .exec<{ n: number }>('SELECT count(*) AS n FROM holds WHERE scope = ?', scope)
+      .one().n
+  }
+
+  /** Records an admitted reservation: +1 request, +tokens in each token window, one hold per scope. */
+  admit(reservation: Omit<StoredReservation, 'charges'>, scopes: Scope[], now: number): Charge[] {
+    const charges: Charge[] = []
+    for (const scope of scopes) {
+      this.#add(scope.id, 'rpm', 1, now)
+      for (const field of TOKEN_FIELDS) {
+        const start = this.#add(scope.id, field, reservation.tokens, now)
+        charges.push({ scope: scope.id, field, start, tokens: reservation.tokens })
+      }
+      this.#sql.exec(
+        'INSERT INTO holds (reservation_id, scope) VALUES (?, ?)',
+        reservation.id,
+        scope.id,
+      )
+    }
+    this.#sql.exec(
+      'INSERT INTO reservations (id, tokens, charges, lease_until, record) VALUES (?, ?, ?, ?, ?)',
+      reservation.id,
+      reservation.tokens,
+      JSON.stringify(charges),
+      reservation.leaseUntil,
+      reservation.record,
+    )
+    return charges
+  }
+
+  reservation(id: string): StoredReservation | null {
+    const row = this.#sql
+      .exec<{ id: string; tokens: number; charges: string; lease_until: number; record: string }>(
+        'SELECT * FROM reservations WHERE id = ?',
+        id,
+      )
+      .toArray()[0]
+    if (!row) return null
+    const charges = JSON.parse(row.charges) as Charge[]
+    return {
+      id: row.id,
+      tokens: row.tokens,
+      charges,
+      leaseUntil: row.lease_until,
+      record: row.record,
+    }
+  }
+
+  /** Reservations whose lease ended at or before `now` (their request died without settling). */
+  expired(now: number): string[] {
+    return this.#sql
+      .exec<{ id: string }>('SELECT id FROM reservations WHERE lease_until <= ?', now)
+      .toArray()
+      .map((row) => row.id)
+  }
+
+  /** The earliest lease end, for the alarm. */
+  nextLeaseEnd(): number | null {
+    return this.#sql
+      .exec<{ t: number | null }>('SELECT min(lease_until) AS t FROM reservations')
+      .one().t
+  }
+
+  renew(id: string, leaseUntil: number): boolean {
+    return (
+      this.#sql.exec('UPDATE reservations SET lease_until = ? WHERE id = ?', leaseUntil, id)
+        .rowsWritten > 0
+    )
+  }
+
+  /**
+   * Closes a reservation, charging `charged` tokens instead of what was reserved. Windows that have
+   * rolled over since are left alone: the request counted in the window it was admitted in.
+   */
+  settle(reservation: StoredReservation, charged: number): void {
+    for (const charge of reservation.charges) {
+      this.#sql.exec(
+        'UPDATE windows SET used = max(0, used + ?) WHERE scope = ? AND field = ? AND start = ?',
+        charged - charge.tokens,
+        charge.scope,
+        charge.field,
+        charge.start,
+      )
+    }
+    this.#sql.exec('DELETE FROM holds WHERE reservation_id = ?', reservation.id)
+    this.#sql.exec('DELETE FROM reservations WHERE id = ?', reservation.id)
+  }
+
+  /** Queues a usage record for D1 (written in the same transaction as the ledger change). */
+  enqueueRecord(id: string, record: string): void {
+    this.#sql.exec('INSERT OR REPLACE INTO outbox (id, record) VALUES (?, ?)', id, record)
+  }
+
+  pendingRecords(limit: number): { id: string; record: string }[] {
+    return this.#sql
+      .exec<{ id: string; record: string }>('SELECT id, record FROM outbox LIMIT ?', limit)
+      .toArray()
+  }
+
+  dropRecords(ids: string[]): void {
+    for (const id of ids) this.#sql.exec('DELETE FROM outbox WHERE id = ?', id)
+  }
+
+  /** The tightest request, token and budget state across `scopes`, for the response headers. */
+  snapshot(scopes: Scope[], now: number): RateSnapshot {
+    const snapshot: RateSnapshot = {}
+    for (const scope of scopes) {
+      for (const field of ['rpm', ...TOKEN_FIELDS] as const) {
+        const limit = scope.limits[field]
+        if (limit === undefined) continue
+        const { used, window } = this.usage(scope.id, field, now)
+        const state: LimitState = {
+          limit,
+          remaining: Math.max(0, limit - used),
+          resetMs: used > 0 ? window.end - now : 0,
+        }
+        const family = field === 'rpm' ? 'requests' : field === 'tpm' ? 'tokens' : 'budget'
+        snapshot[family] = tighter(snapshot[family], state)
+      }
+    }
+    return snapshot
+  }
+
+  /** Adds to the current window of a limit (opening a new one if needed); returns the window start. */
+  #add(scope: string, field: WindowField, amount: number, now: number): number {
+    const { used, window } = this.usage(scope, field, now)
+    this.#sql.exec(
+      `INSERT INTO windows (scope, field, start, used) VALUES (?, ?, ?, ?)
+       ON CONFLICT (scope, field) DO UPDATE SET start = excluded.start, used = excluded.used`,
+      scope,
+      field,
+      window.start,
+      used + amount,
+    )
+    return window.start
+  }
+}
+
+/** The state that runs out first (fewer remaining; on a tie, the later reset). */
+function tighter(current: LimitState | undefined, next: LimitState): LimitState {
+  if (!current) return next
+  if (next.remaining !== current.remaining)
+    return next.remaining < current.remaining ? next : current
+  return next.resetMs > current.resetMs ? next : current
+}

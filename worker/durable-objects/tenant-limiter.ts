@@ -1,0 +1,193 @@
+/**
+ * @module
+ * `TenantLimiter`: one SQLite-backed Durable Object per tenant, the single source of truth for its rate
+ * limits, token budgets, concurrent streams and key status (openai-wire.md pain points 1 and 2). RPC:
+ * `authorize` (is this key usable now), `reserve` (atomic check-and-take before the GPU node is called),
+ * `renew` (a live stream's lease), `commit` (charge what was really used and queue the usage record),
+ * `reload` (the admin API changed D1). The alarm settles reservations whose request died, so nothing leaks.
+ */
+import { DurableObject } from 'cloudflare:workers'
+import { newId } from '../tenancy/key-material.ts'
+import { decide } from './admission.ts'
+import { Ledger } from './ledger.ts'
+import type {
+  CommitInput,
+  KeyGrant,
+  ReserveInput,
+  ReserveResult,
+  UsageRecord,
+} from './limiter-types.ts'
+import type { TenantConfig } from './tenant-config.ts'
+import { loadTenantConfig, scopesFor, usableKey } from './tenant-config.ts'
+import { flushUsage } from './usage-outbox.ts'
+
+/** A reservation lives this long without a renewal; the worker renews every `LEASE_MS / 3`. */
+export const LEASE_MS = 60_000
+/** When D1 refused a usage write, the alarm retries after this long. */
+const OUTBOX_RETRY_MS = 30_000
+
+export class TenantLimiter extends DurableObject<Env> {
+  readonly #ledger: Ledger
+  #config: Promise<TenantConfig | null> | null = null
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env)
+    this.#ledger = new Ledger(ctx.storage.sql)
+  }
+
+  /** The key's tenant and current limits, or `null` when the key is unknown, revoked or expired. */
+  async authorize(tenantId: string, keyId: string): Promise<KeyGrant | null> {
+    const config = await this.#loadConfig(tenantId)
+    const now = Date.now()
+    const key = config && usableKey(config, keyId, now)
+    if (!config || !key) return null
+    return {
+      tenantId,
+      tenantName: config.tenant.name,
+      keyId,
+      allowedModels: key.allowedModels,
+      snapshot: this.#ledger.snapshot(scopesFor(config, key, null), now),
+    }
+  }
+
+  async reserve(input: ReserveInput): Promise<ReserveResult> {
+    const config = await this.#loadConfig(input.tenantId)
+    const result = this.reserveAt(config, input, Date.now())
+    await this.#afterChange()
+    return result
+  }
+
+  /** The synchronous core of `reserve`, with the clock as a parameter (tests move it). */
+  reserveAt(config: TenantConfig | null, input: ReserveInput, now: number): ReserveResult {
+    const key = config && usableKey(config, input.keyId, now)
+    if (!config || !key) return { ok: false, refusal: null }
+    const scopes = scopesFor(config, key, input.user)
+    const decision = decide(this.#ledger, scopes, input, now)
+    if (!decision.ok) {
+      const snapshot = this.#ledger.snapshot(scopes, now)
+      this.#queueRecord(newId('res'), input.tenantId, input.record, {
+        status: 429,
+        outcome: `refused:${decision.refusal.field}`,
+      })
+      return { ok: false, refusal: decision.refusal, snapshot }
+    }
+    const id = newId('res')
+    const tokens = input.promptTokens + decision.completionTokens
+    const record = JSON.stringify({ ...input.record, tenantId: input.tenantId })
+    this.#ledger.admit({ id, tokens, leaseUntil: now + LEASE_MS, record }, scopes, now)
+    return {
+      ok: true,
+      reservationId: id,
+      completionTokens: decision.completionTokens,
+      reservedTokens: tokens,
+      leaseMs: LEASE_MS,
+      snapshot: this.#ledger.snapshot(scopes, now),
+    }
+  }
+
+  /** Extends a live request's lease; `false` when the reservation is gone (already settled or expired). */
+  async renew(reservationId: string): Promise<boolean> {
+    const renewed = this.#ledger.renew(reservationId, Date.now() + LEASE_MS)
+    await this.#afterChange()
+    return renewed
+  }
+
+  /** Charges a finished request and queues its usage record; `false` when it was already settled. */
+  async commit(input: CommitInput): Promise<boolean> {
+    const committed = this.commitNow(input)
+    await this.#afterChange()
+    return committed
+  }
+
+  /** The synchronous core of `commit` (also used by the alarm). */
+  commitNow(input: CommitInput): boolean {
+    const reservation = this.#ledger.reservation(input.reservationId)
+    if (!reservation) return false
+    const { charge } = input
+    const charged =
+      charge.kind === 'exact'
+        ? charge.promptTokens + charge.completionTokens
+        : charge.kind === 'none'
+          ? 0
+          : reservation.tokens
+    this.#ledger.settle(reservation, charged)
+    const base = JSON.parse(reservation.record) as UsageRecord
+    this.#queueRecord(reservation.id, base.tenantId, base, {
+      status: input.status,
+      outcome: input.outcome,
+      promptTokens: charge.kind === 'exact' ? charge.promptTokens : 0,
+      completionTokens: charge.kind === 'exact' ? charge.completionTokens : 0,
+      chargedTokens: charged,
+      usageSource: charge.kind === 'exact' ? 'node' : charge.kind === 'none' ? 'none' : 'estimate',
+      latencyMs: input.latencyMs,
+      ttftMs: input.ttftMs,
+    })
+    return true
+  }
+
+  /** Forgets the cached configuration: the next call reads D1 again (after any admin change). */
+  reload(): void {
+    this.#config = null
+  }
+
+  /**
+   * Settles every reservation whose lease ran out (its worker died), then writes queued usage records to
+   * D1 off the request path. Runs again for the next lease end, or soon when D1 refused the records.
+   */
+  override async alarm(): Promise<void> {
+    for (const reservationId of this.#ledger.expired(Date.now())) {
+      this.commitNow({
+        reservationId,
+        charge: { kind: 'reserved' },
+        status: 0,
+        outcome: 'expired',
+        latencyMs: null,
+        ttftMs: null,
+      })
+    }
+    const flushed = await flushUsage(this.#ledger, this.env.DB)
+    await this.#schedule(flushed ? null : Date.now() + OUTBOX_RETRY_MS)
+  }
+
+  #queueRecord(
+    id: string,
+    tenantId: string,
+    base: ReserveInput['record'],
+    fields: Partial<UsageRecord> & Pick<UsageRecord, 'status' | 'outcome'>,
+  ): void {
+    const record: UsageRecord = {
+      ...base,
+      id,
+      tenantId,
+      promptTokens: 0,
+      completionTokens: 0,
+      chargedTokens: 0,
+      usageSource: 'none',
+      latencyMs: null,
+      ttftMs: null,
+      ...fields,
+    }
+    this.#ledger.enqueueRecord(id, JSON.stringify(record))
+  }
+
+  /** After a ledger change: the alarm writes queued records at once and settles expired leases later. */
+  async #afterChange(): Promise<void> {
+    await this.#schedule(this.#ledger.pendingRecords(1).length > 0 ? Date.now() : null)
+  }
+
+  /** Sets the alarm to the earliest of the next lease end and `extra`, or clears it. */
+  async #schedule(extra: number | null): Promise<void> {
+    const next = [this.#ledger.nextLeaseEnd(), extra].filter((t): t is number => t !== null)
+    if (next.length === 0) await this.ctx.storage.deleteAlarm()
+    else await this.ctx.storage.setAlarm(Math.min(...next))
+  }
+
+  #loadConfig(tenantId: string): Promise<TenantConfig | null> {
+    const loading = (this.#config ??= loadTenantConfig(this.env.DB, tenantId))
+    // A failed load is not cached: the next request tries D1 again.
+    loading.catch(() => {
+      if (this.#config === loading) this.#config = null
+    })
+    return loading
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * @module
+ * The production key store. A presented key is hashed (SHA-256), the hash is looked up in KV (the fast
+ * path) or D1 (on a miss, which then fills KV), and the tenant's Durable Object decides whether the key is
+ * usable right now. KV only maps a hash to ids, which never change, so a stale KV entry cannot revive a
+ * revoked key: revocation lives in the Durable Object, which reloads from D1 when the admin API changes it.
+ * Comparing hashes, not keys, is what makes the lookup timing-safe: timing reveals nothing about the key.
+ */
+import { limiterFor } from '../durable-objects/limiter-stub.ts'
+import type { Bindings } from '../env.ts'
+import { hashApiKey } from './key-material.ts'
+import type { TenantKeyStore } from './tenant-key-store.ts'
+import type { KeyOwner } from './tenant-repository.ts'
+import { findKeyOwner } from './tenant-repository.ts'
+
+/** KV keeps an owner entry this long after its last fill (ids never change; this only bounds KV size). */
+const KV_TTL_SECONDS = 24 * 60 * 60
+
+const kvKey = (hash: string) => `key-owner:${hash}`
+
+async function ownerOf(env: Bindings, hash: string): Promise<KeyOwner | null> {
+  const cached = await env.KEY_CACHE.get<KeyOwner>(kvKey(hash), 'json')
+  if (cached) return cached
+  const owner = await findKeyOwner(env.DB, hash)
+  if (owner)
+    await env.KEY_CACHE.put(kvKey(hash), JSON.stringify(owner), { expirationTtl: KV_TTL_SECONDS })
+  return owner
+}
+
+/**
+ * @example
+ * app.use('/v1/*', apiKeyAuth({ storeFor: createHashedKeyStore }))
+ */
+export function createHashedKeyStore(env: Bindings): TenantKeyStore {
+  return {
+    async lookup(key) {
+      const owner = await ownerOf(env, await hashApiKey(key))
+      if (!owner) return null
+      const grant = await limiterFor(env.TENANT_LIMITER, owner.tenantId).authorize(
+        owner.tenantId,
+        owner.keyId,
+      )
+      if (!grant) return null
+      return {
+        id: grant.tenantId,
+        name: grant.tenantName,
+        keyId: grant.keyId,
+        allowedModels: grant.allowedModels,
+        rateSnapshot: grant.snapshot,
+      }
+    },
+  }
+}
