@@ -3,7 +3,8 @@
  * Writes mpg123-decoder's WebAssembly module to worker/media/audio/mpg123.wasm. The package ships the
  * module only as a compressed string that it compiles at run time, which workerd forbids ("Wasm code
  * generation disallowed by embedder"); Workers can only instantiate modules imported as `.wasm` files.
- * Run after upgrading mpg123-decoder: `node scripts/extract-mpg123-wasm.ts [--check]` (`--check` exits 1
+ * Runs as the package's postinstall (the file is a build artifact, not committed; mpg123 is LGPL-2.1):
+ * `node scripts/extract-mpg123-wasm.ts [--check]` (`--check` exits 1
  * when the committed file differs from the installed package's module).
  */
 import { readFileSync, writeFileSync } from 'node:fs'

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { CHAT_LIMITS } from '../../shared/chat-request.ts'
+import { dataUrl, makePng } from './media/support/fixtures.ts'
 import { callEdge, chatBody, chatRequest, recordedRequest } from './support/edge-client.ts'
 import { SCENARIOS, TEST_API_KEY } from './support/scenarios.ts'
 
@@ -156,9 +157,11 @@ describe('what reaches the GPU node', () => {
   })
 
   it('counts each image as its 256 soft tokens plus two markers', async () => {
+    // A real image: the edge decodes and shapes it (worker/media) before forwarding.
+    const png = await makePng(8, 8, () => [0, 128, 255])
     const parts = [
       { type: 'text', text: 'hi' },
-      { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } },
+      { type: 'image_url', image_url: { url: dataUrl('image/png', png) } },
     ]
     const recorded = await forwarded('fwd-image', user(parts))
     expect(recorded.body.max_completion_tokens).toBe(CONTEXT - 1 - 1 - 258)

@@ -6,6 +6,7 @@
  */
 import type { ChatRequest } from '../../shared/chat-request.ts'
 import { MODEL_CONTEXT_TOKENS } from '../../shared/protocol.ts'
+import { MEDIA_NEWLINE_BYTES, mediaTokensLowerBound } from '../media/media-tokens.ts'
 
 /**
  * The most UTF-8 bytes one Gemma 3 / 3n vocabulary entry spells (48, e.g. a run of 16 '…'), measured over
@@ -13,12 +14,6 @@ import { MODEL_CONTEXT_TOKENS } from '../../shared/protocol.ts'
  * ceil(n / 48) tokens.
  */
 export const MAX_UTF8_BYTES_PER_TOKEN = 48
-
-/**
- * Tokens an image part always costs: 256 soft tokens plus `<start_of_image>` and `<end_of_image>`
- * (gemma3n-contract.md, chat template). Audio clips cost up to 188 but a short clip fewer, so they add 0.
- */
-export const IMAGE_PART_TOKENS = 258
 
 /** `<bos>`: the one template token present whatever the messages are. */
 const FIXED_PROMPT_TOKENS = 1
@@ -29,6 +24,7 @@ const encoder = new TextEncoder()
 export function promptTokensLowerBound(request: ChatRequest): number {
   let textBytes = 0
   let images = 0
+  let clips = 0
   for (const message of request.messages) {
     if (typeof message.content === 'string') {
       textBytes += encoder.encode(message.content).byteLength
@@ -37,12 +33,16 @@ export function promptTokensLowerBound(request: ChatRequest): number {
     for (const part of message.content) {
       if (part.type === 'text') textBytes += encoder.encode(part.text).byteLength
       else if (part.type === 'image_url') images += 1
+      else if (part.type === 'input_audio') clips += 1
     }
   }
+  // Media: soft tokens and markers exactly (media-tokens.ts); the `\n\n` runs around each item may merge
+  // with neighbouring newlines, so their bytes count as text, which keeps this a true lower bound.
+  textBytes += (images + clips) * MEDIA_NEWLINE_BYTES
   return (
     FIXED_PROMPT_TOKENS +
     Math.ceil(textBytes / MAX_UTF8_BYTES_PER_TOKEN) +
-    images * IMAGE_PART_TOKENS
+    mediaTokensLowerBound({ images, clips })
   )
 }
 

@@ -1,18 +1,23 @@
 /**
  * @module
  * Turns the parsed JSON body into what the edge forwards: the validated `ChatRequest` (shared validator, so
- * edge and node refuse the same inputs the same way), the model check, the token clamp, and the node body.
+ * edge and node refuse the same inputs the same way), the model check, the token clamp, and the node body
+ * with its images and audio shaped (worker/media: downscaled JPEG data: URLs, 16 kHz mono WAV).
  */
 import type { ChatRequest } from '../../shared/chat-request.ts'
 import { parseChatRequest } from '../../shared/chat-request.ts'
 import { MODEL_ID } from '../../shared/protocol.ts'
 import { BadRequestError, NotFoundError } from '../errors.ts'
+import { countMediaParts, shapeMessages } from '../media/shape-messages.ts'
+import type { MediaShapingOptions, MediaStats } from '../media/shape-messages.ts'
 import { clampCompletionTokens } from './token-bounds.ts'
 
 /** A request the edge accepted, and the exact JSON body the node gets. */
 export interface ValidatedChat {
   request: ChatRequest
   nodeBody: Record<string, unknown>
+  /** Media parts and their bytes as received and as forwarded. */
+  media: MediaStats
 }
 
 /** Model ids are compared case-insensitively: `gemma-3n-E2B-it` (Google's spelling) is the same model. */
@@ -21,11 +26,15 @@ function isServedModel(model: string): boolean {
 }
 
 /**
- * Validates the body or throws the 400/404 the client should see.
+ * Validates the body and shapes its media, or throws the 400/404 the client should see. Cheap checks
+ * (schema, model, media counts, context) run before any media is decoded.
  * @example
- * const { request, nodeBody } = validateChat(c.get('jsonBody'))
+ * const { request, nodeBody } = await validateChat(c.get('jsonBody'), { images: c.env.IMAGES })
  */
-export function validateChat(body: unknown): ValidatedChat {
+export async function validateChat(
+  body: unknown,
+  media: MediaShapingOptions = {},
+): Promise<ValidatedChat> {
   const parsed = parseChatRequest(body)
   if (!parsed.ok) {
     const { message, param, unsupported } = parsed.problem
@@ -43,6 +52,7 @@ export function validateChat(body: unknown): ValidatedChat {
       'model',
     )
   }
+  countMediaParts(request)
   const maxCompletionTokens = clampCompletionTokens(request)
   if (maxCompletionTokens === null) {
     throw new BadRequestError(
@@ -56,12 +66,15 @@ export function validateChat(body: unknown): ValidatedChat {
   // `max_tokens` is deprecated and already folded into `max_completion_tokens`.
   const rest: Record<string, unknown> = { ...(body as Record<string, unknown>) }
   delete rest.max_tokens
+  const wireMessages = rest.messages as Record<string, unknown>[]
+  const shaped = await shapeMessages(request, wireMessages, media)
   const nodeBody = {
     ...rest,
+    messages: shaped.messages,
     model: MODEL_ID,
     stream: true,
     stream_options: { include_usage: true },
     max_completion_tokens: maxCompletionTokens,
   }
-  return { request, nodeBody }
+  return { request, nodeBody, media: shaped.stats }
 }

@@ -32,9 +32,18 @@ function photoLike(width: number, height: number): Buffer {
   return raw
 }
 
-async function image(width: number, height: number, format: 'jpeg' | 'png' | 'webp'): Promise<Uint8Array> {
+async function image(
+  width: number,
+  height: number,
+  format: 'jpeg' | 'png' | 'webp',
+): Promise<Uint8Array> {
   const input = sharp(photoLike(width, height), { raw: { width, height, channels: 3 } })
-  const encoded = format === 'jpeg' ? input.jpeg({ quality: 90 }) : format === 'png' ? input.png() : input.webp({ quality: 85 })
+  const encoded =
+    format === 'jpeg'
+      ? input.jpeg({ quality: 90 })
+      : format === 'png'
+        ? input.png()
+        : input.webp({ quality: 85 })
   return new Uint8Array(await encoded.toBuffer())
 }
 
@@ -45,7 +54,10 @@ function clip(rate: number): { left: Int16Array; right: Int16Array } {
   const right = new Int16Array(frames)
   for (let i = 0; i < frames; i++) {
     const t = i / rate
-    const s = 0.3 * Math.sin(2 * Math.PI * 220 * t) + 0.2 * Math.sin(2 * Math.PI * 330 * t) + 0.02 * Math.sin(i * 12.9898)
+    const s =
+      0.3 * Math.sin(2 * Math.PI * 220 * t) +
+      0.2 * Math.sin(2 * Math.PI * 330 * t) +
+      0.02 * Math.sin(i * 12.9898)
     left[i] = Math.round(s * 32_767)
     right[i] = Math.round(s * 0.8 * 32_767)
   }
@@ -82,16 +94,43 @@ function mp3(rate: number, left: Int16Array, right: Int16Array): Uint8Array {
   }
   parts.push(encoder.flush())
   // lamejs returns Int8Array views at run time whatever its types say.
-  return new Uint8Array(Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))))
+  return new Uint8Array(
+    Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))),
+  )
 }
 
 export async function makeFixtures(): Promise<MediaFixture[]> {
   const { left, right } = clip(44_100)
   return [
-    { name: 'JPEG 4000x3000 (12 MP)', kind: 'image', query: '', bytes: await image(4000, 3000, 'jpeg') },
-    { name: 'PNG 2448x1632 (4 MP)', kind: 'image', query: '', bytes: await image(2448, 1632, 'png') },
-    { name: 'WebP 2000x1500 (3 MP)', kind: 'image', query: '', bytes: await image(2000, 1500, 'webp') },
-    { name: 'WAV 30 s 44.1 kHz stereo', kind: 'audio', query: 'format=wav', bytes: wav(44_100, left, right) },
-    { name: 'MP3 30 s 44.1 kHz stereo', kind: 'audio', query: 'format=mp3', bytes: mp3(44_100, left, right) },
+    {
+      name: 'JPEG 4000x3000 (12 MP)',
+      kind: 'image',
+      query: '',
+      bytes: await image(4000, 3000, 'jpeg'),
+    },
+    {
+      name: 'PNG 2448x1632 (4 MP)',
+      kind: 'image',
+      query: '',
+      bytes: await image(2448, 1632, 'png'),
+    },
+    {
+      name: 'WebP 2000x1500 (3 MP)',
+      kind: 'image',
+      query: '',
+      bytes: await image(2000, 1500, 'webp'),
+    },
+    {
+      name: 'WAV 30 s 44.1 kHz stereo',
+      kind: 'audio',
+      query: 'format=wav',
+      bytes: wav(44_100, left, right),
+    },
+    {
+      name: 'MP3 30 s 44.1 kHz stereo',
+      kind: 'audio',
+      query: 'format=mp3',
+      bytes: mp3(44_100, left, right),
+    },
   ]
 }

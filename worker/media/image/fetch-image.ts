@@ -1,0 +1,122 @@
+/**
+ * @module
+ * Fetches an https image URL without becoming an SSRF proxy: every hop (redirects are followed by hand,
+ * at most `maxRedirects`) passes `refuseImageUrl`; the whole fetch has one timeout; the body is read
+ * against a byte cap, so a server that lies in (or omits) `content-length` is cut off; the response's
+ * content type must be an image type.
+ */
+import { MediaInputError } from '../media-error.ts'
+import { MEDIA_LIMITS } from '../media-limits.ts'
+import { refuseImageUrl } from './address-policy.ts'
+
+export interface FetchImageOptions {
+  /** The fetch to use; tests pass one that serves fixtures. */
+  fetch?: typeof fetch
+  timeoutMs?: number
+  maxBytes?: number
+  maxRedirects?: number
+}
+
+export interface FetchedImage {
+  /** `content-type` without parameters, lower-cased. */
+  mediaType: string
+  bytes: Uint8Array
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308])
+
+/** Downloads the image at `url`; throws `MediaInputError` with a client-facing reason. */
+export async function fetchImage(
+  url: string,
+  options: FetchImageOptions = {},
+): Promise<FetchedImage> {
+  const doFetch = options.fetch ?? fetch
+  const maxBytes = options.maxBytes ?? MEDIA_LIMITS.maxImageBytes
+  const signal = AbortSignal.timeout(options.timeoutMs ?? MEDIA_LIMITS.fetchTimeoutMs)
+  let current = parseUrl(url)
+  for (let hop = 0; ; hop++) {
+    const refusal = refuseImageUrl(current)
+    if (refusal) throw new MediaInputError(`cannot fetch ${current.origin}: ${refusal}`)
+    const response = await send(doFetch, current, signal)
+    if (REDIRECTS.has(response.status)) {
+      await response.body?.cancel()
+      const location = response.headers.get('location')
+      if (!location) throw new MediaInputError('the image URL redirected without a location')
+      if (hop >= (options.maxRedirects ?? MEDIA_LIMITS.maxRedirects)) {
+        throw new MediaInputError('the image URL redirected too many times')
+      }
+      current = parseUrl(location, current)
+      continue
+    }
+    if (response.status !== 200) {
+      await response.body?.cancel()
+      throw new MediaInputError(`fetching the image URL returned HTTP ${response.status}`)
+    }
+    const mediaType = (response.headers.get('content-type') ?? '')
+      .split(';')[0]!
+      .trim()
+      .toLowerCase()
+    if (!mediaType.startsWith('image/')) {
+      await response.body?.cancel()
+      throw new MediaInputError(
+        `the image URL returned '${mediaType || 'no content type'}', not an image`,
+      )
+    }
+    return { mediaType, bytes: await readCapped(response, maxBytes, signal) }
+  }
+}
+
+function parseUrl(text: string, base?: URL): URL {
+  try {
+    return new URL(text, base)
+  } catch {
+    throw new MediaInputError('the image URL is not a valid URL')
+  }
+}
+
+async function send(doFetch: typeof fetch, url: URL, signal: AbortSignal): Promise<Response> {
+  try {
+    return await doFetch(url.href, { redirect: 'manual', signal, headers: { accept: 'image/*' } })
+  } catch (error) {
+    if (signal.aborted)
+      throw new MediaInputError('fetching the image URL timed out', { cause: error })
+    throw new MediaInputError('the image URL could not be fetched', { cause: error })
+  }
+}
+
+async function readCapped(
+  response: Response,
+  maxBytes: number,
+  signal: AbortSignal,
+): Promise<Uint8Array> {
+  const declared = Number(response.headers.get('content-length') ?? NaN)
+  if (declared > maxBytes) {
+    await response.body?.cancel()
+    throw new MediaInputError(`the image exceeds ${maxBytes} bytes`)
+  }
+  if (!response.body) return new Uint8Array(0)
+  const reader = response.body.getReader()
+  const chunks: Uint8Array[] = []
+  let total = 0
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      total += value.byteLength
+      if (total > maxBytes) throw new MediaInputError(`the image exceeds ${maxBytes} bytes`)
+      chunks.push(value)
+    }
+  } catch (error) {
+    await reader.cancel().catch(() => {})
+    if (error instanceof MediaInputError) throw error
+    const reason = signal.aborted ? 'fetching the image URL timed out' : 'the image download failed'
+    throw new MediaInputError(reason, { cause: error })
+  }
+  const bytes = new Uint8Array(total)
+  let offset = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return bytes
+}
