@@ -5,7 +5,8 @@
  * 64 output tokens per request: aggregate tokens/s, TTFT and inter-token latency p50/p99, on the node
  * alone and through the edge; the same workload through transformers.js `generate()` on the same folder;
  * and the JavaScript overhead of the node's decode steps. Prints tables and the targets of issue 3, and
- * writes test/bench/results.json. BENCH_LEVELS (e.g. `1,16`) and BENCH_MAX_TOKENS resize the run.
+ * writes test/bench/results.json. Then the edge's media shaping benchmark (test/bench/media; BENCH_MEDIA=0
+ * skips it). BENCH_LEVELS (e.g. `1,16`) and BENCH_MAX_TOKENS resize the run.
  */
 import { writeFile } from 'node:fs/promises'
 import { cpus } from 'node:os'
@@ -15,6 +16,7 @@ import type { NodeHealth } from '../../shared/protocol.ts'
 import { startStack } from '../support/stack.ts'
 import { runLevel, stepCounters } from './load.ts'
 import type { LevelResult } from './load.ts'
+import { runMediaBench } from './media/run.ts'
 import { transformersBaseline } from './transformers-baseline.ts'
 
 const LEVELS = (process.env.BENCH_LEVELS ?? '1,4,16,64').split(',').map(Number)
@@ -62,6 +64,7 @@ try {
     node: node.map((r) => ({ ...r, js_overhead: overhead[r.concurrency] })),
     edge,
     transformers_js: baseline,
+    media,
     targets: targets(node, edge, baseline, overhead),
   }
   console.log(
@@ -73,6 +76,13 @@ try {
   console.table(edge.map(round))
   console.log('transformers.js generate()')
   console.table(baseline.map(round))
+  if (media) {
+    console.log('edge media shaping (ms; bytes in -> out)')
+    console.table(media.rows)
+    console.log(
+      `12 MP JPEG -> 768 px: WASM p50 / sharp p50 = ${media.jpegWasmToSharpRatio} (target <= 3)`,
+    )
+  }
   console.log('targets')
   console.table(results.targets as object)
   await writeFile(
