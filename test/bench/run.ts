@@ -56,6 +56,7 @@ try {
     LEVELS.filter((l) => l <= 16),
     MAX_TOKENS,
   )
+  const media = process.env.BENCH_MEDIA === '0' ? null : await runMediaBench()
   results = {
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
