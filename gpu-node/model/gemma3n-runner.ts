@@ -17,7 +17,7 @@ import { createRng, sampleToken } from '../text/sampler.ts'
 import type { Rng } from '../text/sampler.ts'
 import { checkTextContract } from './contract-check.ts'
 import type { DecoderSignature } from './contract-check.ts'
-import { float16ToFloat32 } from './float16.ts'
+import { rowLogits } from './logits-row.ts'
 import { KvBatch } from './kv-batch.ts'
 import { KvGraphs } from './kv-graphs.ts'
 import { MediaEncoders } from './media-encoders.ts'
@@ -25,7 +25,7 @@ import { readModelFolder } from './model-folder.ts'
 import { PromptMedia } from './prompt-media.ts'
 import { SamplingHead } from './sampling-head.ts'
 import type { RowCandidates } from './sampling-head.ts'
-import type { ModelFolder } from './model-folder.ts'
+import { describeModel } from './model-info.ts'
 import { openRuntime } from './ort-runtime.ts'
 import type { InferenceSession, OrtRuntime, Tensor } from './ort-runtime.ts'
 import type {
@@ -50,8 +50,6 @@ interface SequenceState {
   /** Generated token counts, for presence/frequency penalties. */
   counts: Map<number, number>
 }
-
-const BYTES: Record<string, number> = { float32: 4, float16: 2 }
 
 export class Gemma3nRunner implements ModelRunner {
   readonly info: ModelInfo
@@ -106,7 +104,7 @@ export class Gemma3nRunner implements ModelRunner {
     const graphs = signature.hasAttentionMask
       ? await KvGraphs.create(runtime, signature.cache)
       : null
-    const info = describe(folder, runtime, signature)
+    const info = describeModel(folder, runtime, signature)
     const head = await SamplingHead.create(runtime, signature.logitsType, info.vocabSize)
     const encoders = await MediaEncoders.load(runtime, folder.files)
     info.vision = encoders.hasVision
@@ -340,41 +338,4 @@ export class Gemma3nRunner implements ModelRunner {
 /** Disposes the step's own input tensors (not the caches, which the batch or the sequence owns). */
 function disposeInputs(feeds: Record<string, Tensor>): void {
   for (const name of ['inputs_embeds', 'per_layer_inputs']) feeds[name]?.dispose()
-}
-
-/** Row `row`'s last-position logits as float32: `logits` is [rows, positions, vocab]. */
-function rowLogits(logits: Tensor, row: number): Float32Array {
-  const [, positions = 1, vocab = 0] = logits.dims
-  const start = (row * positions + positions - 1) * vocab
-  if (logits.type === 'float16') {
-    return float16ToFloat32((logits.data as Uint16Array).subarray(start, start + vocab))
-  }
-  return (logits.data as Float32Array).subarray(start, start + vocab)
-}
-
-function describe(folder: ModelFolder, runtime: OrtRuntime, sig: DecoderSignature): ModelInfo {
-  const text = folder.textConfig
-  const marker = folder.config.gemma_edge_contract_model as { note?: string } | undefined
-  let kvBytesPerToken = 0
-  for (const cache of sig.cache) {
-    const [, heads, , dim] = cache.shape
-    kvBytesPerToken += (Number(heads) || 1) * (Number(dim) || 1) * (BYTES[cache.type] ?? 4)
-  }
-  return {
-    dir: folder.dir,
-    dtypes: Object.fromEntries(
-      Object.entries(folder.files).flatMap(([name, file]) => (file ? [[name, file.dtype]] : [])),
-    ),
-    device: runtime.device,
-    runtime: runtime.name,
-    vocabSize: Number(text.vocab_size),
-    contextLength: Number(text.max_position_embeddings ?? 32_768),
-    hasAttentionMask: sig.hasAttentionMask,
-    batchedDecode: sig.hasAttentionMask,
-    vision: false,
-    audio: false,
-    kvLayers: sig.cache.length / 2,
-    kvBytesPerToken,
-    contractModel: marker ? { note: marker.note ?? 'random-weight contract model' } : null,
-  }
 }
