@@ -10,6 +10,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import * as ort from 'onnxruntime-node'
 import type { SessionFile } from './model-folder.ts'
+import { keepOutputsOnDevice } from './ort-runtime.ts'
 import type {
   DeviceName,
   OrtRuntime,
@@ -32,14 +33,7 @@ export async function openNodeRuntime(runtimeOptions: RuntimeOptions): Promise<O
     executionProviders: [device],
     graphOptimizationLevel: 'all',
     ...(threads ? { intraOpNumThreads: threads } : {}),
-    // Only WebGPU can hand outputs back as device buffers; cpu and cuda copy to the host regardless.
-    ...(device === 'webgpu' && keepOnDevice.length > 0
-      ? {
-          preferredOutputLocation: Object.fromEntries(
-            keepOnDevice.map((name) => [name, 'gpu-buffer' as const]),
-          ),
-        }
-      : {}),
+    ...keepOutputsOnDevice(device, keepOnDevice),
   })
   return {
     name: 'node',

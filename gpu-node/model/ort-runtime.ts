@@ -43,3 +43,16 @@ export async function openRuntime(options: RuntimeOptions): Promise<OrtRuntime> 
   const { openNodeRuntime } = await import('./ort-node.ts')
   return openNodeRuntime(options)
 }
+
+/**
+ * Session options that keep the named outputs on the GPU. Only WebGPU can hand outputs back as device
+ * buffers; cpu, cuda and wasm copy to the host regardless, so they get nothing.
+ */
+export function keepOutputsOnDevice(device: DeviceName, keepOnDevice: string[]) {
+  if (device !== 'webgpu' || keepOnDevice.length === 0) return {}
+  return {
+    preferredOutputLocation: Object.fromEntries(
+      keepOnDevice.map((name) => [name, 'gpu-buffer' as const]),
+    ),
+  }
+}

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import * as ort from 'onnxruntime-web'
 import type { SessionFile } from './model-folder.ts'
+import { keepOutputsOnDevice } from './ort-runtime.ts'
 import type {
   DeviceName,
   OrtRuntime,
@@ -28,13 +29,7 @@ export async function openWebRuntime(options: RuntimeOptions): Promise<OrtRuntim
   const sessionOptions = (keepOnDevice: string[]): ort.InferenceSession.SessionOptions => ({
     executionProviders: [executionProvider],
     graphOptimizationLevel: 'all',
-    ...(device === 'webgpu' && keepOnDevice.length > 0
-      ? {
-          preferredOutputLocation: Object.fromEntries(
-            keepOnDevice.map((name) => [name, 'gpu-buffer' as const]),
-          ),
-        }
-      : {}),
+    ...keepOutputsOnDevice(device, keepOnDevice),
   })
   return {
     name: 'web',
