@@ -5,14 +5,20 @@
  */
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import type { RunnerOptions } from './model/runner-types.ts'
 
 export interface NodeConfig {
   host: string
   port: number
-  /** The edge's shared secret; generated (and printed) when unset, for local use. */
-  secret: string
+  /**
+   * The secrets edge requests may be signed with: `GPU_NODE_SECRET` as `current[,previous]` (rotation).
+   * The first also signs this node's heartbeats. Generated (and printed) when unset, for local use.
+   */
+  secrets: string[]
   secretGenerated: boolean
+  /** Signed heartbeats to the edge; `null` when `GPU_NODE_EDGE_URL` is unset (static `GPU_NODES` only). */
+  heartbeat: HeartbeatConfig | null
   /** `null`: serve the built-in random-weight contract model. */
   modelDir: string | null
   runner: Omit<RunnerOptions, 'modelDir'>
@@ -26,6 +32,15 @@ export interface NodeConfig {
   drainMs: number
   /** Silence on a stream after which a `: keep-alive` comment is sent. */
   keepAliveMs: number
+}
+
+export interface HeartbeatConfig {
+  /** The edge's base URL; heartbeats go to `<edgeUrl>/internal/nodes/heartbeat`. */
+  edgeUrl: string
+  /** The URL the edge reaches this node at (through a tunnel, usually not the listen address). */
+  publicUrl: string
+  nodeId: string
+  intervalMs: number
 }
 
 /** Every setting, by the environment variable that sets it (a config file uses the same names). */
@@ -45,6 +60,10 @@ export const CONFIG_VARIABLES = [
   'GPU_NODE_KV_BUDGET_MB',
   'GPU_NODE_DRAIN_SECONDS',
   'GPU_NODE_KEEPALIVE_SECONDS',
+  'GPU_NODE_EDGE_URL',
+  'GPU_NODE_PUBLIC_URL',
+  'GPU_NODE_ID',
+  'GPU_NODE_HEARTBEAT_SECONDS',
 ] as const
 
 export class ConfigError extends Error {
@@ -62,12 +81,21 @@ const RUNTIMES = ['node', 'web'] as const
 export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): NodeConfig {
   const file = processEnv.GPU_NODE_CONFIG?.trim()
   const env = file ? { ...readConfigFile(file), ...definedOnly(processEnv) } : processEnv
-  const secret = env.GPU_NODE_SECRET?.trim() || ''
+  const secrets = (env.GPU_NODE_SECRET ?? '')
+    .split(',')
+    .map((secret) => secret.trim())
+    .filter((secret) => secret !== '')
+  if (secrets.length > 2) {
+    throw new ConfigError('GPU_NODE_SECRET takes at most two secrets: "current,previous".')
+  }
+  const host = env.GPU_NODE_HOST?.trim() || '127.0.0.1'
+  const port = integer(env, 'GPU_NODE_PORT', 8790, 0, 65535)
   return {
-    host: env.GPU_NODE_HOST?.trim() || '127.0.0.1',
-    port: integer(env, 'GPU_NODE_PORT', 8790, 0, 65535),
-    secret: secret || randomBytes(24).toString('base64url'),
-    secretGenerated: !secret,
+    host,
+    port,
+    secrets: secrets.length > 0 ? secrets : [randomBytes(24).toString('base64url')],
+    secretGenerated: secrets.length === 0,
+    heartbeat: heartbeatConfig(env, host, port),
     modelDir: env.GEMMA_MODEL_DIR?.trim() || null,
     runner: {
       dtype: env.GEMMA_DTYPE?.trim() || undefined,
@@ -77,11 +105,38 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): NodeCon
     },
     maxRunning: integer(env, 'GPU_NODE_MAX_RUNNING', 16, 1, 4096),
     maxQueued: integer(env, 'GPU_NODE_MAX_QUEUED', 256, 0, 100_000),
-    prefillChunk: integer(env, 'GPU_NODE_PREFILL_CHUNK', 512, 1, 32_768),
+    prefillChunk: integer(env, 'GPU_NODE_PREFILL_CHUNK', 256, 1, 32_768),
     maxStepTokens: integer(env, 'GPU_NODE_MAX_STEP_TOKENS', 2048, 1, 262_144),
     kvBudgetBytes: integer(env, 'GPU_NODE_KV_BUDGET_MB', 4096, 1, 16 * 1024 * 1024) * 1024 * 1024,
     drainMs: integer(env, 'GPU_NODE_DRAIN_SECONDS', 30, 0, 3600) * 1000,
     keepAliveMs: integer(env, 'GPU_NODE_KEEPALIVE_SECONDS', 15, 1, 3600) * 1000,
+  }
+}
+
+const NODE_ID = /^[A-Za-z0-9._-]{1,64}$/
+
+/** Heartbeats are on when the edge's URL is set; the public URL defaults to the listen address. */
+function heartbeatConfig(env: NodeJS.ProcessEnv, host: string, port: number) {
+  const edgeUrl = env.GPU_NODE_EDGE_URL?.trim()
+  if (!edgeUrl) return null
+  const publicUrl = env.GPU_NODE_PUBLIC_URL?.trim() || `http://${host}:${port}`
+  for (const [name, value] of [
+    ['GPU_NODE_EDGE_URL', edgeUrl],
+    ['GPU_NODE_PUBLIC_URL', publicUrl],
+  ] as const) {
+    if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) {
+      throw new ConfigError(`${name}=${value} is not an http(s) URL.`)
+    }
+  }
+  const nodeId = env.GPU_NODE_ID?.trim() || `${hostname()}-${port}`.replace(/[^A-Za-z0-9._-]/g, '-')
+  if (!NODE_ID.test(nodeId)) {
+    throw new ConfigError(`GPU_NODE_ID=${nodeId} must be 1-64 letters, digits, '.', '_' or '-'.`)
+  }
+  return {
+    edgeUrl: edgeUrl.replace(/\/+$/, ''),
+    publicUrl: publicUrl.replace(/\/+$/, ''),
+    nodeId: nodeId.slice(0, 64),
+    intervalMs: integer(env, 'GPU_NODE_HEARTBEAT_SECONDS', 5, 1, 300) * 1000,
   }
 }
 
