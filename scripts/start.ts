@@ -65,6 +65,9 @@ try {
       `  GPU node:                http://127.0.0.1:${nodePort}`,
       `  Dev API key:             ${devApiKey}`,
       `  Admin API:               ${workerUrl}/admin (ADMIN_TOKEN=${adminToken}; npm run admin -- --help)`,
+      process.env.PLAYGROUND_ENABLED === 'true'
+        ? `  Playground:              ${workerUrl}/playground`
+        : '  Playground:              off (PLAYGROUND_ENABLED=true npm start serves it at /playground)',
       '',
       `  curl http://127.0.0.1:${WORKER_PORT}/v1/chat/completions -H "Authorization: Bearer ${devApiKey}" \\`,
       `    -H 'content-type: application/json' -d '{"model":"gemma-3n-e2b-it","messages":[{"role":"user","content":"Hi"}],"stream":true}'`,
