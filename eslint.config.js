@@ -8,7 +8,16 @@ const layer = (files, patterns) => ({
 })
 
 export default tseslint.config(
-  { ignores: ['node_modules', '**/.wrangler', '.cache', 'dist', '.proto', 'worker-configuration.d.ts'] },
+  {
+    ignores: [
+      'node_modules',
+      '**/.wrangler',
+      '.cache',
+      'dist',
+      '.proto',
+      'worker-configuration.d.ts',
+    ],
+  },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -3,9 +3,14 @@
  * `npm run gpu-node`: one GPU node. Prints a banner (labelling a random-weight contract model as such),
  * logs one JSON line per event, and drains on SIGINT/SIGTERM.
  */
-import { ConfigError, loadConfig } from './config.ts'
-import { ContractMismatchError } from './model/contract-check.ts'
+import { loadConfig } from './config.ts'
 import { startNode } from './node-server.ts'
+
+/**
+ * Errors that explain a bad setting or model folder in plain words: shown as they are, without a stack.
+ * Matched by name because errors raised in the runner thread arrive re-created with their original name.
+ */
+const EXPLAINED = new Set(['ConfigError', 'ContractMismatchError', 'ModelFolderError'])
 
 try {
   const config = loadConfig()
@@ -23,8 +28,14 @@ try {
         .map(([s, d]) => `${s}=${d}`)
         .join(', ')}`,
       `  runtime: onnxruntime-${info.runtime} on ${info.device}`,
+      `  decode:  ${info.batchedDecode ? 'batched (one decoder call per step)' : 'one sequence per decoder call (the decoder declares no attention_mask)'}`,
       info.contractModel ? `  NOTE:    ${info.contractModel.note}` : '',
-      config.secretGenerated ? `  GPU_NODE_SECRET was unset; this run uses: ${config.secret}` : '',
+      config.secretGenerated
+        ? `  GPU_NODE_SECRET was unset; this run uses: ${config.secrets[0]}`
+        : '',
+      config.heartbeat
+        ? `  heartbeats: ${config.heartbeat.edgeUrl} as ${config.heartbeat.nodeId} (${config.heartbeat.publicUrl})`
+        : '',
     ]
       .filter(Boolean)
       .join('\n'),
@@ -43,12 +54,7 @@ try {
   process.on('SIGINT', () => void stop('SIGINT'))
   process.on('SIGTERM', () => void stop('SIGTERM'))
 } catch (error) {
-  if (
-    error instanceof ConfigError ||
-    error instanceof ContractMismatchError ||
-    (error as Error).name === 'ModelFolderError' ||
-    (error as Error).name === 'ContractMismatchError'
-  ) {
+  if (EXPLAINED.has((error as Error).name)) {
     console.error(`gemma-edge GPU node cannot start:\n${(error as Error).message}`)
   } else {
     console.error(error)

@@ -9,16 +9,18 @@ import { join } from 'node:path'
 import { serve } from '@hono/node-server'
 import type { ServerType } from '@hono/node-server'
 import { MODEL_ID } from '../shared/protocol.ts'
-import type { NodeHealth } from '../shared/protocol.ts'
+import type { NodeHealth, NodeHeartbeat } from '../shared/protocol.ts'
 import type { NodeConfig } from './config.ts'
 import { ensureContractModel } from './contract-model/cache.ts'
 import { Engine } from './engine/engine.ts'
+import { startHeartbeats } from './heartbeat.ts'
 import { NO_OBSERVER } from './engine/observer.ts'
 import type { EngineObserver, StepReport } from './engine/observer.ts'
 import { createApp } from './http/app.ts'
 import { NodeMetrics } from './http/metrics.ts'
 import { generationDefaults } from './http/prepare-generation.ts'
 import { readMediaConfig } from './media/media-config.ts'
+import { ModelFolderError, readModelFolder } from './model/model-folder.ts'
 import { startRunnerThread } from './model/remote-runner.ts'
 import type { ModelInfo } from './model/runner-types.ts'
 import { ChatTokenizer } from './text/chat-tokenizer.ts'
@@ -43,8 +45,12 @@ export async function startNode(
   log: (line: Record<string, unknown>) => void = (line) => console.log(JSON.stringify(line)),
 ): Promise<RunningNode> {
   const modelDir = config.modelDir ?? (await ensureContractModel())
+  // Fail fast, in plain words, on a folder that is not a model (before starting the runner thread).
+  await readModelFolder(modelDir, config.runner.dtype)
   const [tokenizer, runner, generationConfig, media] = await Promise.all([
-    ChatTokenizer.load(modelDir),
+    ChatTokenizer.load(modelDir).catch((error: Error) => {
+      throw new ModelFolderError(error.message)
+    }),
     startRunnerThread({ modelDir, ...config.runner }),
     readJson(join(modelDir, 'generation_config.json')),
     // A text-only folder has no processor configs: image and audio parts are then refused by name.
@@ -94,7 +100,7 @@ export async function startNode(
     modelId: MODEL_ID,
     systemFingerprint: `gemma-edge-${NODE_VERSION}-${dtype}-${info.device}`,
     keepAliveMs: config.keepAliveMs,
-    secret: config.secret,
+    secrets: config.secrets,
     health,
     metrics: () => metrics.render(),
     log,
@@ -102,16 +108,56 @@ export async function startNode(
   const server = await listen(app.fetch, config.host, config.port)
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
+  const url = `http://${config.host}:${port}`
+  const beat = config.heartbeat
+  // With GPU_NODE_PORT=0 (tests) the default public URL's port is only known now.
+  const publicUrl = beat?.publicUrl.replace(/:0$/, `:${port}`) ?? url
+  const heartbeats = beat
+    ? startHeartbeats(
+        beat,
+        config.secrets[0]!,
+        () => heartbeatOf(beat.nodeId, publicUrl, health(), engine),
+        log,
+      )
+    : null
   return {
-    url: `http://${config.host}:${port}`,
+    url,
     info,
     contextLength,
     engine,
     async close(drainMs = 0) {
-      await engine.drain(drainMs)
+      heartbeats?.stop()
+      const drained = engine.drain(drainMs)
+      // A last beat says `draining`, so the edge stops sending work before the node stops listening.
+      await heartbeats?.beat()
+      await drained
       await new Promise<void>((resolve) => server.close(() => resolve()))
       await runner.close()
     },
+  }
+}
+
+function heartbeatOf(
+  nodeId: string,
+  url: string,
+  health: NodeHealth,
+  engine: Engine,
+): NodeHeartbeat {
+  const stats = engine.stats()
+  return {
+    node_id: nodeId,
+    url,
+    max_running: health.load.max_running,
+    running: health.load.running,
+    queued: health.load.queued,
+    free_kv_tokens: Math.max(0, stats.kvBudgetTokens - stats.kvTokens),
+    model: {
+      id: health.model.id,
+      dtype: health.model.dtype,
+      contract_model: health.model.contract_model,
+    },
+    version: health.version,
+    status: health.status === 'draining' ? 'draining' : 'ok',
   }
 }
 

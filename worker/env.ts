@@ -11,8 +11,20 @@ import type { Tenant } from './tenancy/tenant-key-store.ts'
 export interface Bindings extends Env {
   /** Bearer token of the admin API (`/admin/*`); unset means the admin API refuses everything. */
   ADMIN_TOKEN?: string
-  /** Bearer secret the GPU nodes require from the edge. */
+  /**
+   * Signs requests to the GPU nodes and verifies their heartbeats: `current[,previous]` (rotation: the
+   * edge signs with the first and accepts heartbeats signed with either).
+   */
   GPU_NODE_SECRET?: string
+  /** Per-node secrets, a JSON object `{"<node id>": "current[,previous]"}`; others use GPU_NODE_SECRET. */
+  GPU_NODE_SECRETS?: string
+  /** Routing policy overrides (integers; defaults in worker/routing/fleet-config.ts). */
+  GPU_ROUTE_MAX_ATTEMPTS?: string
+  GPU_ROUTE_ATTEMPT_TIMEOUT_MS?: string
+  GPU_ROUTE_DEADLINE_MS?: string
+  GPU_NODE_TTL_MS?: string
+  GPU_BREAKER_FAILURES?: string
+  GPU_BREAKER_COOLDOWN_MS?: string
 }
 
 /** Set by the middleware in `worker/middleware/`, read by the routes. */

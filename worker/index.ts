@@ -3,11 +3,13 @@
  * The gemma-edge Worker: an OpenAI-compatible API in front of the GPU nodes. This file only wires the app:
  * middleware order (request id first so every response carries it, then the log line, then the rate-limit
  * headers, then auth), routes, the admin API, 405s for known paths, the OpenAI-shaped 404, and `onError`,
- * the only place errors become responses. It also exports the tenant Durable Object class.
+ * the only place errors become responses. It also exports the Durable Object classes (tenant limiter,
+ * GPU node registry).
  */
 import { Hono } from 'hono'
 import type { Context } from 'hono'
 import { CHAT_LIMITS } from '../shared/chat-request.ts'
+import { HEARTBEAT_PATH } from '../shared/protocol.ts'
 import { adminApp } from './admin/admin-app.ts'
 import { rateLimitHeadersMiddleware } from './budget/rate-limit-headers.ts'
 import type { AppEnv } from './env.ts'
@@ -16,12 +18,15 @@ import { apiKeyAuth } from './middleware/api-key-auth.ts'
 import { jsonBody } from './middleware/json-body.ts'
 import { requestId } from './middleware/request-id.ts'
 import { requestLog } from './middleware/request-log.ts'
+import { playgroundApp } from './playground/playground-app.ts'
 import { chatCompletions } from './routes/chat-completions.ts'
 import { health } from './routes/health.ts'
+import { internalHeartbeat } from './routes/internal-heartbeat.ts'
 import { models } from './routes/models.ts'
 import { usage } from './routes/usage.ts'
 import { createHashedKeyStore } from './tenancy/hashed-key-store.ts'
 
+export { NodeRegistry } from './durable-objects/node-registry.ts'
 export { TenantLimiter } from './durable-objects/tenant-limiter.ts'
 
 const app = new Hono<AppEnv>()
@@ -68,6 +73,11 @@ app.all('/v1/models', onlyAllow('GET', 'HEAD'))
 app.get('/v1/usage', usage)
 app.all('/v1/usage', onlyAllow('GET', 'HEAD'))
 
+// GPU nodes announce themselves here; the signature is the authentication (routes/internal-heartbeat.ts).
+app.post(HEARTBEAT_PATH, internalHeartbeat)
+app.all(HEARTBEAT_PATH, onlyAllow('POST'))
+
 app.route('/admin', adminApp)
+app.route('/playground', playgroundApp)
 
 export default app

@@ -15,18 +15,24 @@ export interface GenerationUsage {
   audioTokens: number
 }
 
+/** A text event carries the usage up to and including its last token (continuous usage on the wire). */
 export type GenerationEvent =
-  { type: 'text'; text: string } | { type: 'finish'; reason: FinishReason; usage: GenerationUsage }
+  | { type: 'text'; text: string; usage: GenerationUsage }
+  | { type: 'finish'; reason: FinishReason; usage: GenerationUsage }
 
 export class OutputChannel implements AsyncIterable<GenerationEvent> {
   #text = ''
+  #usage: GenerationUsage | null = null
   #finish: Extract<GenerationEvent, { type: 'finish' }> | null = null
   #error: Error | null = null
   #done = false
   #wake: (() => void) | null = null
 
-  pushText(text: string): void {
-    if (!text || this.#finish || this.#error) return
+  /** Adds text; `usage` counts every token so far, including ones whose text is still held back. */
+  pushText(text: string, usage: GenerationUsage): void {
+    if (this.#finish || this.#error) return
+    this.#usage = usage
+    if (!text) return
     this.#text += text
     this.#notify()
   }
@@ -45,10 +51,10 @@ export class OutputChannel implements AsyncIterable<GenerationEvent> {
 
   async *[Symbol.asyncIterator](): AsyncIterator<GenerationEvent> {
     while (!this.#done) {
-      if (this.#text) {
+      if (this.#text && this.#usage) {
         const text = this.#text
         this.#text = ''
-        yield { type: 'text', text }
+        yield { type: 'text', text, usage: this.#usage }
         continue
       }
       if (this.#error) {

@@ -2,8 +2,9 @@
  * @module
  * Decides, step by step, which sequences run and with which tokens. Pure: no HTTP, no runtime, no clock.
  * - Admission: up to `maxRunning` sequences hold a KV cache; the rest wait, at most `maxQueued`.
- * - Fairness: waiting requests are admitted round-robin across tenants, so a tenant with 50 queued
- *   requests does not starve one with a single request.
+ * - Priority and fairness: the waiting request with the highest priority goes first; among equal
+ *   priorities, tenants take turns (round-robin), so a tenant with 50 queued requests does not starve one
+ *   with a single request. Within a tenant, higher priority first, then arrival order.
  * - Memory: a sequence is admitted only if the KV cache can hold it to its last token (prompt + max
  *   completion tokens) next to everything running. With a padded batch every row is as wide as the
  *   widest, so the bound is rows x widest reservation; otherwise the sum of reservations.
@@ -67,8 +68,12 @@ export class Scheduler {
     if (this.#waitingCount >= this.options.maxQueued) return false
     const tenant = seq.request.tenant
     const queue = this.#waiting.get(tenant)
-    if (queue) queue.push(seq)
-    else this.#waiting.set(tenant, [seq])
+    if (!queue) this.#waiting.set(tenant, [seq])
+    else {
+      // Stable insertion: after every request of the same or higher priority.
+      const at = queue.findIndex((other) => other.request.priority < seq.request.priority)
+      queue.splice(at === -1 ? queue.length : at, 0, seq)
+    }
     this.#waitingCount++
     return true
   }
@@ -110,6 +115,15 @@ export class Scheduler {
     return items
   }
 
+  /** The first tenant in round-robin order whose head has the highest priority of all heads. */
+  #nextTenant(): [string, Sequence[]] {
+    let best: [string, Sequence[]] | null = null
+    for (const entry of this.#waiting) {
+      if (!best || entry[1][0]!.request.priority > best[1][0]!.request.priority) best = entry
+    }
+    return best!
+  }
+
   /** KV tokens the running sequences may need at most, and what admitting `seq` would make it. */
   kvReservation(extra?: Sequence): number {
     const all = extra ? [...this.#running, extra] : this.#running
@@ -124,7 +138,7 @@ export class Scheduler {
    */
   #admit(): void {
     while (this.#running.length < this.options.maxRunning && this.#waitingCount > 0) {
-      const [tenant, queue] = this.#waiting.entries().next().value as [string, Sequence[]]
+      const [tenant, queue] = this.#nextTenant()
       if (this.kvReservation(queue[0]) > this.options.kvBudgetTokens && this.#running.length > 0)
         return
       const seq = queue.shift()!

@@ -21,8 +21,21 @@ export interface SequenceRequest {
   sampling: SamplingParams
   seed: number
   stop: string[]
+  /** Higher goes first when waiting for a slot (set by the edge; 0 by default). */
+  priority: number
   /** Preprocessed images and audio, handed to the runner with the first prefill chunk. */
   media?: MediaInput
+}
+
+/** Usage of `request` after `completionTokens` sampled tokens (prompt counts include media soft tokens). */
+export function usageOf(request: SequenceRequest, completionTokens: number): GenerationUsage {
+  const media = request.media
+  return {
+    promptTokens: request.promptIds.length,
+    completionTokens,
+    imageTokens: media?.imagePositions.length ?? 0,
+    audioTokens: media?.audioPositions.length ?? 0,
+  }
 }
 
 export interface SequenceText {
@@ -72,7 +85,7 @@ export class Sequence {
     this.generated.push(token)
     if (this.#eos.has(token)) return this.#finish('stop')
     const { emit, stopped } = this.#stops.push(this.#detokenizer.push(token))
-    this.output.pushText(emit)
+    this.output.pushText(emit, this.usage())
     if (stopped) return this.#finish('stop', false)
     if (this.generated.length >= this.request.maxTokens) this.#finish('length')
   }
@@ -91,13 +104,7 @@ export class Sequence {
   }
 
   usage(): GenerationUsage {
-    const media = this.request.media
-    return {
-      promptTokens: this.request.promptIds.length,
-      completionTokens: this.generated.length,
-      imageTokens: media?.imagePositions.length ?? 0,
-      audioTokens: media?.audioPositions.length ?? 0,
-    }
+    return usageOf(this.request, this.generated.length)
   }
 
   /** The media to send with the next step, once: the first prefill chunk carries them. */
@@ -110,7 +117,7 @@ export class Sequence {
     if (flush) {
       // Text the detokenizer held back (an unfinished UTF-8 sequence) still passes the stop strings.
       const tail = this.#stops.push(this.#detokenizer.flush())
-      this.output.pushText(tail.emit + (tail.stopped ? '' : this.#stops.flush()))
+      this.output.pushText(tail.emit + (tail.stopped ? '' : this.#stops.flush()), this.usage())
     }
     this.finishReason = reason
     this.output.finish(reason, this.usage())

@@ -1,13 +1,14 @@
 /**
  * @module
- * The GPU node's HTTP surface (Hono): `POST /v1/chat/completions` and `GET /metrics` behind the edge
- * secret, `GET /health` open for load balancers and process supervisors. Only `onError` turns errors
- * into responses.
+ * The GPU node's HTTP surface (Hono): `POST /v1/chat/completions` and `GET /metrics` behind the edge's
+ * request signatures, `GET /health` open for load balancers and process supervisors. Only `onError` turns
+ * errors into responses.
  */
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { requestId } from 'hono/request-id'
 import { CHAT_LIMITS } from '../../shared/chat-request.ts'
+import { NonceCache } from '../../shared/signing.ts'
 import type { NodeHealth } from '../../shared/protocol.ts'
 import { chatCompletions } from './chat-completions.ts'
 import type { ChatRouteDeps } from './chat-completions.ts'
@@ -15,7 +16,8 @@ import { edgeAuth } from './edge-auth.ts'
 import { asNodeError, NodeError, toErrorResponse } from './errors.ts'
 
 export interface AppDeps extends ChatRouteDeps {
-  secret: string
+  /** `GPU_NODE_SECRET`: current and, during a rotation, previous. */
+  secrets: readonly string[]
   health(): NodeHealth
   /** Prometheus text exposition. */
   metrics(): Promise<string>
@@ -30,26 +32,26 @@ export function createApp(deps: AppDeps): Hono {
     const health = deps.health()
     return c.json(health, health.status === 'draining' ? 503 : 200)
   })
-  app.use('/v1/*', edgeAuth(deps.secret))
-  app.use('/metrics', edgeAuth(deps.secret))
+  // One nonce cache for every signed route; the size limit comes first so the signature check (which
+  // reads the body) never buffers more than a chat request may hold.
+  const auth = edgeAuth({ secrets: deps.secrets, log: deps.log, nonces: new NonceCache() })
+  const limit = bodyLimit({
+    maxSize: CHAT_LIMITS.maxBodyBytes,
+    onError: () => {
+      throw new NodeError(
+        'payload_too_large',
+        `The request body is over ${CHAT_LIMITS.maxBodyBytes} bytes.`,
+      )
+    },
+  })
+  app.use('/v1/*', limit, auth)
+  app.use('/metrics', limit, auth)
   app.get('/metrics', async (c) =>
     c.body(await deps.metrics(), 200, {
       'content-type': 'text/plain; version=0.0.4; charset=utf-8',
     }),
   )
-  app.post(
-    '/v1/chat/completions',
-    bodyLimit({
-      maxSize: CHAT_LIMITS.maxBodyBytes,
-      onError: () => {
-        throw new NodeError(
-          'payload_too_large',
-          `The request body is over ${CHAT_LIMITS.maxBodyBytes} bytes.`,
-        )
-      },
-    }),
-    chatCompletions(deps),
-  )
+  app.post('/v1/chat/completions', chatCompletions(deps))
   app.notFound((c) =>
     toErrorResponse(
       new NodeError('not_found', `No route for ${c.req.method} ${c.req.path}.`),

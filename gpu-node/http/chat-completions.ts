@@ -2,7 +2,9 @@
  * @module
  * `POST /v1/chat/completions` on a GPU node: parse (the shared validator), prepare the prompt, run it on the
  * engine, and answer as an SSE stream or one JSON completion. A client that disconnects cancels its
- * sequence; after the first byte, errors become an SSE error frame followed by `[DONE]`.
+ * sequence; after the first byte, errors become an SSE error frame followed by `[DONE]`. When the edge
+ * sends `x-gemma-continuous-usage: 1`, every streamed chunk carries the usage so far, so a stream that
+ * breaks can still be charged exactly.
  */
 import type { Context } from 'hono'
 import { stream } from 'hono/streaming'
@@ -13,6 +15,7 @@ import { encodeSSEComment, encodeSSEData, SSE_DONE } from '../../shared/sse.ts'
 import { EngineOverloadedError } from '../engine/engine.ts'
 import type { Engine, GenerationEvent } from '../engine/engine.ts'
 import type { GenerationUsage } from '../engine/output-channel.ts'
+import { usageOf } from '../engine/sequence.ts'
 import { asNodeError, NodeError, toErrorFrame } from './errors.ts'
 import { keepAlive } from './keep-alive.ts'
 import { chunk, completion, newIdentity, usageChunk } from './openai-responses.ts'
@@ -35,27 +38,36 @@ export const chatCompletions = (deps: ChatRouteDeps) =>
     const identity = {
       requestId: c.get('requestId') as string,
       tenant: c.req.header(NODE_HEADERS.tenant) ?? 'anonymous',
+      priority: readPriority(c.req.header(NODE_HEADERS.priority)),
     }
     const generation = await prepareGeneration(request, identity, deps)
     const cancel = new AbortController()
     c.req.raw.signal.addEventListener('abort', () => cancel.abort(), { once: true })
     const events = startGeneration(deps.engine, generation, cancel.signal)
-    const response = newIdentity(deps.modelId, deps.systemFingerprint, request.includeUsage)
+    const continuous = c.req.header(NODE_HEADERS.continuousUsage) === '1'
+    const response = newIdentity(
+      deps.modelId,
+      deps.systemFingerprint,
+      request.includeUsage,
+      continuous,
+    )
     if (!request.stream) return c.json(await collect(events, response))
     c.header('content-type', 'text/event-stream')
     c.header('cache-control', 'no-cache')
     return stream(c, async (out) => {
       out.onAbort(() => cancel.abort())
-      await out.write(encodeSSEData(chunk(response, { role: 'assistant', content: '' })))
+      const role = { role: 'assistant' as const, content: '' }
+      await out.write(encodeSSEData(chunk(response, role, null, usageOf(generation, 0))))
       try {
         const ping = () => out.write(encodeSSEComment('keep-alive'))
         for await (const event of keepAlive(events, deps.keepAliveMs, ping)) {
           if (event.type === 'text') {
-            await out.write(encodeSSEData(chunk(response, { content: event.text })))
+            const delta = { content: event.text }
+            await out.write(encodeSSEData(chunk(response, delta, null, event.usage)))
           } else if (event.reason === 'abort') {
             if (!cancel.signal.aborted) await out.write(toErrorFrame(shutdownError()))
           } else {
-            await out.write(encodeSSEData(chunk(response, {}, event.reason)))
+            await out.write(encodeSSEData(chunk(response, {}, event.reason, event.usage)))
             if (response.includeUsage)
               await out.write(encodeSSEData(usageChunk(response, event.usage)))
           }
@@ -66,6 +78,15 @@ export const chatCompletions = (deps: ChatRouteDeps) =>
       await out.write(SSE_DONE)
     })
   }
+
+function readPriority(header: string | undefined): number {
+  if (header === undefined) return 0
+  const value = Number(header)
+  if (!Number.isInteger(value) || value < -100 || value > 100) {
+    throw new NodeError('invalid_request', 'x-gemma-priority must be an integer from -100 to 100.')
+  }
+  return value
+}
 
 async function readRequest(c: Context, modelId: string): Promise<ChatRequest> {
   let body: unknown

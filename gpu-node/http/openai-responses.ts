@@ -19,12 +19,15 @@ export interface ResponseIdentity {
   systemFingerprint: string
   /** With `stream_options.include_usage`, every chunk carries `usage: null` until the usage chunk. */
   includeUsage: boolean
+  /** The edge asked for the usage so far on every chunk (`x-gemma-continuous-usage: 1`). */
+  continuousUsage: boolean
 }
 
 export function newIdentity(
   model: string,
   fingerprint: string,
   includeUsage: boolean,
+  continuousUsage = false,
 ): ResponseIdentity {
   const id = `chatcmpl-${crypto.randomUUID().replaceAll('-', '')}`
   return {
@@ -33,6 +36,7 @@ export function newIdentity(
     model,
     systemFingerprint: fingerprint,
     includeUsage,
+    continuousUsage,
   }
 }
 
@@ -50,13 +54,20 @@ export function toUsage(usage: GenerationUsage): Usage {
   }
 }
 
+/**
+ * A content chunk. `usage` (the usage so far) is put on it only when the edge asked for continuous usage;
+ * otherwise `usage` is `null` with `include_usage` and absent without.
+ */
 export function chunk(
   identity: ResponseIdentity,
   delta: ChatCompletionChunk['choices'][number]['delta'],
   finishReason: FinishReason | null = null,
+  usage: GenerationUsage | null = null,
 ): ChatCompletionChunk {
   const base = envelope(identity)
   const choice = { index: 0, delta, logprobs: null, finish_reason: finishReason }
+  if (identity.continuousUsage && usage)
+    return { ...base, choices: [choice], usage: toUsage(usage) }
   return identity.includeUsage
     ? { ...base, choices: [choice], usage: null }
     : { ...base, choices: [choice] }

@@ -43,7 +43,7 @@ export function generationDefaults(config: Record<string, unknown>): GenerationD
 
 export async function prepareGeneration(
   request: ChatRequest,
-  identity: { requestId: string; tenant: string },
+  identity: { requestId: string; tenant: string; priority: number },
   context: PrepareContext,
 ): Promise<SequenceRequest> {
   const { promptIds, media } = await encodePrompt(request.messages, context)

@@ -21,6 +21,8 @@ export interface WorkerDevOptions {
   /** Where KV/D1/Durable Object state persists; default `.wrangler/state`. */
   persistTo?: string
   stdio?: 'inherit' | 'ignore'
+  /** More variables for `.dev.vars`, e.g. routing overrides (`GPU_ROUTE_ATTEMPT_TIMEOUT_MS`). */
+  vars?: Record<string, string>
 }
 
 export async function startWorkerDev(options: WorkerDevOptions): Promise<Service> {
@@ -30,7 +32,11 @@ export async function startWorkerDev(options: WorkerDevOptions): Promise<Service
     `ADMIN_TOKEN=${options.adminToken}`,
     `GPU_NODE_SECRET=${options.gpuNodeSecret}`,
     `GPU_NODES=${options.gpuNodes}`,
+    ...Object.entries(options.vars ?? {}).map(([name, value]) => `${name}=${value}`),
   ]
+  // The browser playground is off in wrangler.toml; `PLAYGROUND_ENABLED=true npm start` turns it on.
+  if (process.env.PLAYGROUND_ENABLED)
+    lines.push(`PLAYGROUND_ENABLED=${process.env.PLAYGROUND_ENABLED}`)
   await writeFile(envFile, lines.join('\n') + '\n', { mode: 0o600 })
   await chmod(envFile, 0o600)
   const args = [

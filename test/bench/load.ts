@@ -3,8 +3,9 @@
  * One load level: `concurrency` clients at once, each streaming one completion of `maxTokens` tokens.
  * Aggregate throughput is completion tokens over the wall time of the whole level.
  */
+import { signRequest } from '../../shared/signing.ts'
 import { percentile, timeStream } from './stream-timing.ts'
-import type { StreamTiming } from './stream-timing.ts'
+import type { Credentials, StreamTiming } from './stream-timing.ts'
 
 export const PROMPTS = [
   'Write a short poem about the sea.',
@@ -38,7 +39,7 @@ export function chatBody(i: number, maxTokens: number) {
 
 export async function runLevel(
   url: string,
-  key: string,
+  key: Credentials,
   concurrency: number,
   maxTokens: number,
 ): Promise<LevelResult> {
@@ -70,9 +71,8 @@ export async function stepCounters(
   nodeUrl: string,
   secret: string,
 ): Promise<{ step: number; run: number }> {
-  const text = await (
-    await fetch(`${nodeUrl}/metrics`, { headers: { authorization: `Bearer ${secret}` } })
-  ).text()
+  const headers = await signRequest({ method: 'GET', path: '/metrics', body: '', secret })
+  const text = await (await fetch(`${nodeUrl}/metrics`, { headers })).text()
   const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
   return { step: read('gemma_step_seconds_total'), run: read('gemma_session_run_seconds_total') }
 }

@@ -37,13 +37,13 @@ const stopStack = async () => {
 let results: Record<string, unknown>
 try {
   const health = (await (await fetch(`${stack.nodeUrl}/health`)).json()) as NodeHealth
-  await runLevel(stack.nodeUrl, stack.nodeSecret, 2, 8) // warm-up: JIT, first allocations
+  await runLevel(stack.nodeUrl, { nodeSecret: stack.nodeSecret }, 2, 8) // warm-up: JIT, first allocations
   await runLevel(stack.workerUrl, stack.apiKey, 2, 8)
   const node: LevelResult[] = []
   const overhead: Record<number, number> = {}
   for (const level of LEVELS) {
     const before = await stepCounters(stack.nodeUrl, stack.nodeSecret)
-    node.push(await runLevel(stack.nodeUrl, stack.nodeSecret, level, MAX_TOKENS))
+    node.push(await runLevel(stack.nodeUrl, { nodeSecret: stack.nodeSecret }, level, MAX_TOKENS))
     const after = await stepCounters(stack.nodeUrl, stack.nodeSecret)
     overhead[level] = 1 - (after.run - before.run) / (after.step - before.step)
   }

@@ -3,6 +3,7 @@
  * Times streamed chat completions as a client sees them: time to the first content token, the gaps
  * between content chunks, the exact token count from the usage chunk; and how a request was refused.
  */
+import { signRequest } from '../../shared/signing.ts'
 import { SSEDecoder } from '../../shared/sse.ts'
 
 export interface StreamTiming {
@@ -22,16 +23,31 @@ export interface StreamRefusal {
   message: string
 }
 
+/** A tenant API key (the edge), or the secret a GPU node verifies signatures with (a node directly). */
+export type Credentials = string | { nodeSecret: string }
+
+/** Auth headers for a POST of `body` to `/v1/chat/completions`. */
+async function authHeaders(
+  credentials: Credentials,
+  body: string,
+): Promise<Record<string, string>> {
+  if (typeof credentials === 'string') return { authorization: `Bearer ${credentials}` }
+  const { nodeSecret: secret } = credentials
+  return signRequest({ method: 'POST', path: '/v1/chat/completions', body, secret })
+}
+
 export async function timeStream(
   url: string,
-  apiKey: string,
+  credentials: Credentials,
   body: Record<string, unknown>,
 ): Promise<StreamTiming | StreamRefusal> {
+  const payload = JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } })
+  const headers = await authHeaders(credentials, payload)
   const start = performance.now()
   const response = await fetch(`${url}/v1/chat/completions`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }),
+    headers: { ...headers, 'content-type': 'application/json' },
+    body: payload,
   })
   if (!response.ok || !response.body) {
     const clean = response.status === 503 && response.headers.has('retry-after')

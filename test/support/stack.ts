@@ -3,6 +3,7 @@
  * The whole stack as a user runs it, for end-to-end tests and the benchmark: a GPU node process and the
  * worker in `wrangler dev`, each on a free loopback port, with fresh secrets and throw-away local state, and
  * the development tenant seeded through the admin API (with a generated key, as `npm start` does).
+ * `startFleet`: the worker with several GPU node processes that join by signed heartbeats.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -26,11 +27,23 @@ export interface Stack {
   stop(): Promise<void>
 }
 
+export interface NodeProcess {
+  url: string
+  port: number
+  service: Service
+  secret: string
+}
+
+/**
+ * A GPU node process on a free loopback port (or `port`), with a fresh secret unless `env` sets
+ * `GPU_NODE_SECRET`. Resolves once its `/health` answers.
+ */
 export async function startNodeProcess(
   env: Record<string, string>,
-): Promise<{ url: string; service: Service; secret: string }> {
-  const port = await freePort()
-  const secret = randomBytes(18).toString('base64url')
+  port?: number,
+): Promise<NodeProcess> {
+  port ??= await freePort()
+  const secret = env.GPU_NODE_SECRET ?? randomBytes(18).toString('base64url')
   const service = startService(
     'GPU node',
     process.execPath,
@@ -43,7 +56,7 @@ export async function startNodeProcess(
   )
   const url = `http://127.0.0.1:${port}`
   await waitForHttp(`${url}/health`, service, 240_000)
-  return { url, service, secret }
+  return { url, port, service, secret }
 }
 
 export async function startStack(nodeEnv: Record<string, string> = {}): Promise<Stack> {
@@ -81,4 +94,89 @@ export async function startStack(nodeEnv: Record<string, string> = {}): Promise<
       await rm(state, { recursive: true, force: true })
     },
   }
+}
+
+export interface Fleet {
+  workerUrl: string
+  apiKey: string
+  adminToken: string
+  /** The secret every node and the edge share. */
+  secret: string
+  /** Running node processes by node id (`node-0`, `node-1`, …). */
+  nodes: Map<string, NodeProcess>
+  /** (Re)starts node `id`, on `port` when given, registering by heartbeat like the others. */
+  startNode(id: string, port?: number): Promise<NodeProcess>
+  stop(): Promise<void>
+}
+
+export interface FleetOptions {
+  nodes: number
+  /** Environment of every node (e.g. `GEMMA_MODEL_DIR`). */
+  nodeEnv: Record<string, string>
+  /** Worker variables (routing overrides). */
+  vars?: Record<string, string>
+}
+
+/**
+ * The worker with no static nodes and `nodes` GPU node processes that join it by signed heartbeats
+ * (one per second), as a fleet behind tunnels does. Resolves once every node is registered and healthy.
+ */
+export async function startFleet(options: FleetOptions): Promise<Fleet> {
+  const state = await mkdtemp(join(tmpdir(), 'gemma-edge-fleet-'))
+  const port = await freePort()
+  const workerUrl = `http://127.0.0.1:${port}`
+  const adminToken = randomBytes(18).toString('base64url')
+  const secret = randomBytes(18).toString('base64url')
+  const nodes = new Map<string, NodeProcess>()
+  const services: Service[] = []
+  const startNode = async (id: string, nodePort?: number) => {
+    const env = {
+      ...options.nodeEnv,
+      GPU_NODE_SECRET: secret,
+      GPU_NODE_EDGE_URL: workerUrl,
+      GPU_NODE_ID: id,
+      GPU_NODE_HEARTBEAT_SECONDS: '1',
+    }
+    const node = await startNodeProcess(env, nodePort)
+    nodes.set(id, node)
+    services.push(node.service)
+    return node
+  }
+  const stop = async () => {
+    await Promise.all(services.map((service) => service.stop()))
+    await rm(state, { recursive: true, force: true })
+  }
+  try {
+    const worker = await startWorkerDev({
+      port,
+      gpuNodes: '',
+      gpuNodeSecret: secret,
+      adminToken,
+      persistTo: state,
+      stdio: 'ignore',
+      vars: options.vars,
+    })
+    services.push(worker)
+    await waitForHttp(`${workerUrl}/health`, worker, 90_000)
+    const { key } = await seedDevTenant(createAdminClient(workerUrl, adminToken))
+    await Promise.all(Array.from({ length: options.nodes }, (_, i) => startNode(`node-${i}`)))
+    await waitForFleet(workerUrl, options.nodes)
+    return { workerUrl, apiKey: key, adminToken, secret, nodes, startNode, stop }
+  } catch (error) {
+    await stop()
+    throw error
+  }
+}
+
+/** Polls the edge's `/health` until `count` nodes are registered and healthy. */
+export async function waitForFleet(workerUrl: string, count: number): Promise<void> {
+  const deadline = Date.now() + 60_000
+  while (Date.now() < deadline) {
+    const health = (await (await fetch(`${workerUrl}/health`)).json()) as {
+      nodes: { healthy: number; total: number }
+    }
+    if (health.nodes.healthy === count && health.nodes.total === count) return
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  throw new Error(`The fleet did not reach ${count} healthy nodes within 60 s.`)
 }

@@ -1,14 +1,17 @@
 /**
  * @module
- * A scripted GPU node for the worker tests (runs in Node, started by global-setup.ts). It checks the edge's
- * bearer secret, records each chat request by its `x-request-id`, and replays the scenario named by the
- * `[[scenario:…]]` marker in the last user message (see support/scenarios.ts). Test-only endpoints:
+ * A scripted GPU node for the worker tests (runs in Node, started by global-setup.ts). It verifies the
+ * edge's request signature (shared/signing.ts, as a real node does), records each chat request by its
+ * `x-request-id`, and replays the scenario named by the `[[scenario:…]]` marker in the last user message
+ * (see support/scenarios.ts), with the usage so far on every chunk when the edge asks for continuous
+ * usage. Test-only endpoints:
  * `GET /__test/requests?id=` (what the edge forwarded) and `GET /__test/aborted?id=` (whether the edge
  * closed the connection before the stream finished).
  */
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { NonceCache, verifyRequest } from '../../shared/signing.ts'
 import type { RecordedRequest, Scenario } from './support/scenarios.ts'
 import {
   BAD_REQUEST_ERROR,
@@ -19,6 +22,7 @@ import {
   SCENARIOS,
   USAGE_CHUNK,
   nodeChunk,
+  runningUsage,
 } from './support/scenarios.ts'
 
 export interface FakeGpuNode {
@@ -61,33 +65,42 @@ function scenarioOf(body: Record<string, unknown>): Scenario {
     : SCENARIOS.normal
 }
 
-function replay(scenario: Scenario, res: ServerResponse, onAbort: () => void) {
+/** Writes one chunk; with continuous usage, the chunk carries the usage after `tokens` tokens. */
+type Send = (delta: object, tokens: number, finish?: string | null, done?: () => void) => void
+
+function replay(scenario: Scenario, res: ServerResponse, continuous: boolean, onAbort: () => void) {
   if (scenario === SCENARIOS.badRequest) return sendJson(res, 400, BAD_REQUEST_ERROR)
   if (scenario === SCENARIOS.serverError) return sendJson(res, 500, NODE_ERROR)
   if (scenario === SCENARIOS.unauthorized) return sendJson(res, 401, NODE_ERROR)
   if (scenario === SCENARIOS.overloaded) {
     return sendJson(res, 503, OVERLOADED_ERROR, { 'retry-after': '2', 'retry-after-ms': '2000' })
   }
+  // Accepts the request and never answers (a hung node), until the edge gives up.
+  if (scenario === SCENARIOS.hang) return res.on('close', onAbort)
+  const send: Send = (delta, tokens, finish = null, done) => {
+    const chunk = nodeChunk(delta, finish)
+    res.write(frame(continuous ? { ...chunk, usage: runningUsage(tokens) } : chunk), done)
+  }
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
   res.write(': keep-alive\n\n')
-  res.write(frame(nodeChunk({ role: 'assistant', content: '' })))
+  send({ role: 'assistant', content: '' }, 0)
   if (scenario === SCENARIOS.normal) {
-    for (const text of NORMAL_TEXT) res.write(frame(nodeChunk({ content: text })))
-    res.write(frame(nodeChunk({}, 'stop')))
+    NORMAL_TEXT.forEach((text, i) => send({ content: text }, i + 1))
+    send({}, NORMAL_TEXT.length + 1, 'stop')
     res.write(frame(USAGE_CHUNK))
     return res.end('data: [DONE]\n\n')
   }
   // Node corks the first writes until the next tick: destroying the socket only once they are flushed
   // makes the edge see a started stream that breaks, not a connection that fails.
   const flushed = () => (scenario === SCENARIOS.crash ? res.socket?.destroy() : undefined)
-  res.write(frame(nodeChunk({ content: 'Hel' })), flushed)
+  send({ content: 'Hel' }, 1, null, flushed)
   if (scenario === SCENARIOS.crash) return
   if (scenario === SCENARIOS.errorMidStream) return res.end(`${frame(NODE_ERROR)}data: [DONE]\n\n`)
   if (scenario === SCENARIOS.cut) return res.end()
   let sent = 0
   const timer = setInterval(() => {
     sent += 1
-    res.write(frame(nodeChunk({ content: 'lo' })))
+    send({ content: 'lo' }, sent + 1)
     if (sent < SLOW_CHUNKS) return
     clearInterval(timer)
     res.end('data: [DONE]\n\n')
@@ -98,10 +111,10 @@ function replay(scenario: Scenario, res: ServerResponse, onAbort: () => void) {
   })
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = []
   for await (const part of req) chunks.push(part as Buffer)
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 /**
@@ -113,6 +126,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
 export async function startFakeGpuNode(): Promise<FakeGpuNode> {
   const requests = new Map<string, RecordedRequest>()
   const aborted = new Set<string>()
+  const nonces = new NonceCache()
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1')
     const id = url.searchParams.get('id') ?? ''
@@ -125,17 +139,30 @@ export async function startFakeGpuNode(): Promise<FakeGpuNode> {
     if (req.method !== 'POST' || url.pathname !== '/v1/chat/completions') {
       return sendJson(res, 404, NODE_ERROR)
     }
-    const authorized = req.headers.authorization === `Bearer ${NODE_SECRET}`
-    void readJson(req).then((body) => {
-      const requestId = String(req.headers['x-request-id'] ?? '')
-      const tenant = req.headers['x-gemma-tenant']
+    void readBody(req).then(async (text) => {
+      const header = (name: string) => {
+        const value = req.headers[name]
+        return typeof value === 'string' ? value : null
+      }
+      const verified = await verifyRequest({
+        method: req.method ?? '',
+        path: url.pathname,
+        body: text,
+        header,
+        secrets: [NODE_SECRET],
+        nonces,
+      })
+      const body = JSON.parse(text) as Record<string, unknown>
+      const requestId = header('x-request-id') ?? ''
       requests.set(requestId, {
-        authorized,
-        tenant: typeof tenant === 'string' ? tenant : null,
+        authorized: verified.ok,
+        tenant: header('x-gemma-tenant'),
+        continuousUsage: header('x-gemma-continuous-usage') === '1',
         body,
       })
-      if (!authorized) return sendJson(res, 401, NODE_ERROR)
-      replay(scenarioOf(body), res, () => aborted.add(requestId))
+      if (!verified.ok) return sendJson(res, 401, NODE_ERROR)
+      const continuous = header('x-gemma-continuous-usage') === '1'
+      replay(scenarioOf(body), res, continuous, () => aborted.add(requestId))
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))

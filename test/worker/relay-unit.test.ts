@@ -7,7 +7,13 @@
 import { describe, expect, it } from 'vitest'
 import { relayNodeStream } from '../../worker/streaming/relay.ts'
 import { withTimeout } from './support/edge-client.ts'
-import { NORMAL_USAGE, USAGE_CHUNK, nodeChunk, withoutUsage } from './support/scenarios.ts'
+import {
+  NORMAL_USAGE,
+  USAGE_CHUNK,
+  nodeChunk,
+  runningUsage,
+  withoutUsage,
+} from './support/scenarios.ts'
 
 const encoder = new TextEncoder()
 const frame = (payload: unknown) => `data: ${JSON.stringify(payload)}\r\n\r\n`
@@ -79,5 +85,61 @@ describe('relayNodeStream', () => {
       ending: 'cancelled',
       usage: null,
     })
+  })
+
+  it.each([[false], [true]])(
+    'strips the continuous usage and charges the last count when the node breaks (include_usage: %s)',
+    async (includeUsage) => {
+      const running = { ...nodeChunk({ content: 'a' }), usage: runningUsage(4) }
+      const bytes = encoder.encode(frame(running))
+      const relay = relayNodeStream(sourceOf(bytes, 3), { includeUsage })
+      const text = await new Response(relay.body).text()
+      const expected = includeUsage
+        ? nodeChunk({ content: 'a' })
+        : withoutUsage(nodeChunk({ content: 'a' }))
+      expect(text.startsWith(`data: ${JSON.stringify(expected)}\n\n`)).toBe(true)
+      expect(text).toContain('"code":"upstream_error"')
+      expect(text.endsWith('data: [DONE]\n\n')).toBe(true)
+      expect(await relay.outcome).toEqual({ ending: 'cut', usage: runningUsage(4) })
+    },
+  )
+
+  it('writes its own keep-alives while the node is silent, and gives up on a hung node', async () => {
+    let cancelled = false
+    const source = new ReadableStream<Uint8Array>({
+      start(controller) {
+        // Half a frame, then silence: keep-alives must wait for the frame boundary.
+        controller.enqueue(encoder.encode(`${frame(nodeChunk({ content: 'a' }))}data: {"par`))
+      },
+      cancel() {
+        cancelled = true
+      },
+    })
+    const hung = relayNodeStream(source, {
+      includeUsage: false,
+      keepAliveMs: 10,
+      silenceLimitMs: 50,
+    })
+    const text = await withTimeout(new Response(hung.body).text(), 2_000, 'hung stream')
+    expect(text).not.toContain(': keep-alive')
+    expect(text).toContain('"code":"upstream_timeout"')
+    expect(text.endsWith('data: [DONE]\n\n')).toBe(true)
+    expect(cancelled).toBe(true)
+    expect((await hung.outcome).ending).toBe('stalled')
+
+    const quiet = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(encoder.encode(frame(nodeChunk({ content: 'b' }))))
+      },
+    })
+    const relay = relayNodeStream(quiet, {
+      includeUsage: false,
+      keepAliveMs: 10,
+      silenceLimitMs: 40,
+    })
+    const frames = (await withTimeout(new Response(relay.body).text(), 2_000, 'quiet')).split(
+      '\n\n',
+    )
+    expect(frames.filter((f) => f === ': keep-alive').length).toBeGreaterThanOrEqual(2)
   })
 })

@@ -1,10 +1,11 @@
 /**
  * @module
- * `POST /v1/chat/completions`: validate → clamp → reserve the tenant's budget → pick a node → relay its
- * stream (streaming client) or aggregate it (non-streaming client) → settle the reservation with the
- * node's exact usage. Thin on purpose: each step lives in its own module.
- * Settling: exact usage when the node reported it; nothing when the node refused before streaming; the
- * whole reservation (the most that can have been generated) when a stream ended without usage.
+ * `POST /v1/chat/completions`: validate → clamp → reserve the tenant's budget → route to a node (retrying
+ * other nodes before the first byte) → relay its stream (streaming client) or aggregate it (non-streaming
+ * client) → settle the reservation. Thin on purpose: each step lives in its own module.
+ * Settling: the node's usage when it reported any (it reports the usage so far on every chunk, so a
+ * stream that breaks is charged exactly what was generated); nothing when no node accepted; the whole
+ * reservation (the most that can have been generated) only when a node accepted and reported nothing.
  */
 import type { Context } from 'hono'
 import type { Usage } from '../../shared/openai.ts'
@@ -14,11 +15,16 @@ import { tapFirstToken } from '../budget/first-token-tap.ts'
 import { validateChat } from '../chat/validate-chat.ts'
 import type { Charge } from '../durable-objects/limiter-types.ts'
 import type { AppEnv } from '../env.ts'
-import { GatewayError, toGatewayError } from '../errors.ts'
-import { NodePool } from '../routing/node-pool.ts'
-import { openNodeStream } from '../routing/node-request.ts'
+import { NodeReportedError, toGatewayError } from '../errors.ts'
+import type { AttemptResult } from '../routing/node-pool.ts'
+import { routeChat } from '../routing/route-request.ts'
+import type { RoutedStream } from '../routing/route-request.ts'
 import { aggregateCompletion } from '../streaming/aggregate.ts'
 import { relayNodeStream } from '../streaming/relay.ts'
+import type { RelayEnding } from '../streaming/relay.ts'
+
+/** The response header naming the node that served the request (its id, never its URL). */
+export const NODE_ID_HEADER = 'x-gemma-node'
 
 function chargeFor(usage: Usage | null): Charge {
   return usage
@@ -30,22 +36,26 @@ function chargeFor(usage: Usage | null): Charge {
     : { kind: 'reserved' }
 }
 
-/** Opens the node stream; a refusal before the first byte settles with no charge, then rethrows. */
-async function openOrRelease(
+/** What a stream's ending says about its node, for the circuit breaker. */
+function attemptResult(ending: RelayEnding): AttemptResult {
+  if (ending === 'cut' || ending === 'stalled') return 'failure'
+  return ending === 'cancelled' ? 'neutral' : 'ok'
+}
+
+/** Routes the request; when no node accepts, settles with no charge, then rethrows. */
+async function routeOrRelease(
   c: Context<AppEnv>,
   reservation: ChatReservation,
   body: Record<string, unknown>,
-) {
-  const node = NodePool.fromEnv(c.env.GPU_NODES).pickNode()
+): Promise<RoutedStream> {
   try {
-    if (!node) throw new GatewayError('no_capacity', 'No GPU node is configured.')
-    return await openNodeStream({
-      node,
-      body,
-      secret: c.env.GPU_NODE_SECRET,
+    return await routeChat({
+      env: c.env,
+      body: JSON.stringify(body),
       requestId: c.get('requestId'),
       tenantId: c.get('tenant').id,
       signal: c.req.raw.signal,
+      waitUntil: (promise) => c.executionCtx.waitUntil(promise),
     })
   } catch (error) {
     const status = toGatewayError(error).status
@@ -63,42 +73,48 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
   const reservation = await reserveChat(c, request, Number(nodeBody.max_completion_tokens))
   const started = Date.now()
   let ttftMs: number | null = null
-  const source = tapFirstToken(
-    await openOrRelease(c, reservation, {
-      ...nodeBody,
-      max_completion_tokens: reservation.completionTokens,
-    }),
-    () => (ttftMs = Date.now() - started),
-  )
+  const routed = await routeOrRelease(c, reservation, {
+    ...nodeBody,
+    max_completion_tokens: reservation.completionTokens,
+  })
+  const source = tapFirstToken(routed.stream, () => (ttftMs = Date.now() - started))
+  const headers = { 'x-request-id': c.get('requestId'), [NODE_ID_HEADER]: routed.node.id }
 
   if (!request.stream) {
+    const seen: { usage: Usage | null } = { usage: null }
     let completion
     try {
-      completion = await aggregateCompletion(source)
+      completion = await aggregateCompletion(source, seen)
     } catch (error) {
       const status = toGatewayError(error).status
-      const settled = { charge: chargeFor(null), status, outcome: 'node_error', ttftMs }
-      c.executionCtx.waitUntil(reservation.settle(settled))
+      const settled = { charge: chargeFor(seen.usage), status, outcome: 'node_error', ttftMs }
+      // A node that reported an error is alive; a stream that broke counts against the node.
+      const result = error instanceof NodeReportedError ? 'ok' : 'failure'
+      c.executionCtx.waitUntil(Promise.all([reservation.settle(settled), routed.release(result)]))
       throw error
     }
     const charge = chargeFor(completion.usage)
-    c.executionCtx.waitUntil(reservation.settle({ charge, status: 200, outcome: 'done', ttftMs }))
+    c.executionCtx.waitUntil(
+      Promise.all([
+        reservation.settle({ charge, status: 200, outcome: 'done', ttftMs }),
+        routed.release('ok'),
+      ]),
+    )
     c.set('outcome', Promise.resolve({ ending: 'done', usage: completion.usage }))
-    return c.json(completion)
+    return c.json(completion, 200, { [NODE_ID_HEADER]: routed.node.id })
   }
 
   const relay = relayNodeStream(source, { includeUsage: request.includeUsage })
   c.set('outcome', relay.outcome)
   c.executionCtx.waitUntil(
     relay.outcome.then(({ ending, usage }) =>
-      reservation.settle({ charge: chargeFor(usage), status: 200, outcome: ending, ttftMs }),
+      Promise.all([
+        reservation.settle({ charge: chargeFor(usage), status: 200, outcome: ending, ttftMs }),
+        routed.release(attemptResult(ending)),
+      ]),
     ),
   )
   return new Response(relay.body, {
-    headers: {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-cache',
-      'x-request-id': c.get('requestId'),
-    },
+    headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...headers },
   })
 }

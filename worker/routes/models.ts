@@ -8,8 +8,7 @@ import type { Context } from 'hono'
 import type { ModelCard } from '../../shared/openai.ts'
 import { MODEL_CONTEXT_TOKENS, MODEL_ID } from '../../shared/protocol.ts'
 import type { AppEnv } from '../env.ts'
-import { probeNode } from '../routing/node-health.ts'
-import { NodePool } from '../routing/node-pool.ts'
+import { probeFleet } from '../routing/node-health.ts'
 
 /** Gemma 3n's public release, 2025-06-26T00:00:00Z: a stable `created` for the model card. */
 export const MODEL_CREATED = 1_750_896_000
@@ -22,10 +21,7 @@ export async function models(c: Context<AppEnv>): Promise<Response> {
     created: MODEL_CREATED,
     owned_by: 'google',
   }
-  const node = NodePool.fromEnv(c.env.GPU_NODES).pickNode()
-  const health = node
-    ? await probeNode(node, { secret: c.env.GPU_NODE_SECRET, requestId: c.get('requestId') })
-    : null
+  const health = (await probeFleet(c.env, c.get('requestId'))).healthy[0] ?? null
   if (health) {
     card.gemma_edge = {
       contract_model: health.model.contract_model,

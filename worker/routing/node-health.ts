@@ -1,11 +1,16 @@
 /**
  * @module
- * Probes a GPU node's `GET /health` with a short timeout. Used by `/health` and `/v1/models`; a node that
- * does not answer in time, answers non-2xx or sends something that is not a `NodeHealth` counts as down.
+ * The fleet's health as `/health` and `/v1/models` report it: the NodeRegistry's view (static and
+ * heartbeating nodes, breakers), then a probe of each live node's open `GET /health` with a short timeout.
+ * A node that does not answer in time, answers non-2xx or sends something that is not a `NodeHealth`
+ * counts as down.
  */
 import type { NodeHealth } from '../../shared/protocol.ts'
 import { NODE_HEADERS } from '../../shared/protocol.ts'
-import type { GpuNode } from './node-pool.ts'
+import type { Bindings } from '../env.ts'
+import type { NodeAddress } from './fleet-config.ts'
+import { routingPolicy, staticNodes } from './fleet-config.ts'
+import { registryOf } from './route-request.ts'
 
 /** Health probes must not hold up a client request; a node slower than this is treated as down. */
 export const HEALTH_TIMEOUT_MS = 2_000
@@ -24,18 +29,12 @@ function isNodeHealth(value: unknown): value is NodeHealth {
 /**
  * The node's health document, or `null` when it is unreachable or broken.
  * @example
- * const health = await probeNode(node, { secret: env.GPU_NODE_SECRET, requestId })
+ * const health = await probeNode(node, requestId)
  */
-export async function probeNode(
-  node: GpuNode,
-  options: { secret: string | undefined; requestId: string },
-): Promise<NodeHealth | null> {
+export async function probeNode(node: NodeAddress, requestId: string): Promise<NodeHealth | null> {
   try {
-    const response = await fetch(`${node.baseUrl}/health`, {
-      headers: {
-        [NODE_HEADERS.authorization]: `Bearer ${options.secret ?? ''}`,
-        [NODE_HEADERS.requestId]: options.requestId,
-      },
+    const response = await fetch(`${node.url}/health`, {
+      headers: { [NODE_HEADERS.requestId]: requestId },
       signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS),
     })
     if (!response.ok) {
@@ -47,4 +46,18 @@ export async function probeNode(
   } catch {
     return null
   }
+}
+
+/** Known nodes, and the health documents of those that answered `ok`. */
+export async function probeFleet(
+  env: Bindings,
+  requestId: string,
+): Promise<{ total: number; healthy: NodeHealth[] }> {
+  const policy = routingPolicy(env)
+  const nodes = await registryOf(env).status({ nodes: staticNodes(env.GPU_NODES), policy })
+  const reports = await Promise.all(
+    nodes.map((node) => (node.alive ? probeNode(node, requestId) : null)),
+  )
+  const healthy = reports.filter((report): report is NodeHealth => report?.status === 'ok')
+  return { total: nodes.length, healthy }
 }

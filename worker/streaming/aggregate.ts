@@ -3,7 +3,8 @@
  * Builds a non-streaming `ChatCompletion` from a GPU node's SSE body (the edge always asks the node for a
  * stream, so usage is observed the same way for both kinds of client). A node error frame becomes that error
  * with its matching status; a stream that ends or breaks before `[DONE]`, or lacks usage or a finish reason,
- * is a 502.
+ * is a 502, a node silent for `silenceLimitMs` a 504. `seen.usage` receives the last usage the node
+ * reported, also when this throws.
  */
 import { isErrorBody } from '../../shared/errors.ts'
 import type {
@@ -14,7 +15,8 @@ import type {
 } from '../../shared/openai.ts'
 import type { SSEEvent } from '../../shared/sse.ts'
 import { SSEDecoder } from '../../shared/sse.ts'
-import { NodeReportedError, UpstreamError, statusForNodeError } from '../errors.ts'
+import { GatewayError, NodeReportedError, UpstreamError, statusForNodeError } from '../errors.ts'
+import { RELAY_SILENCE_LIMIT_MS } from './relay.ts'
 
 interface Draft {
   first: ChatCompletionChunk | null
@@ -49,17 +51,29 @@ function apply(draft: Draft, event: SSEEvent): void {
 }
 
 /** Reads the whole body; a network error is reported as the cut stream it is. */
-async function readEvents(source: ReadableStream<Uint8Array>, draft: Draft): Promise<void> {
+async function readEvents(
+  source: ReadableStream<Uint8Array>,
+  draft: Draft,
+  silenceLimitMs: number,
+): Promise<void> {
   const reader = source.getReader()
   const decoder = new TextDecoder()
   const sse = new SSEDecoder()
   try {
     for (;;) {
-      let read: ReadableStreamReadResult<Uint8Array>
+      let read: ReadableStreamReadResult<Uint8Array> | null
+      let timer: ReturnType<typeof setTimeout> | null = null
+      // The node's keep-alives (every 15 s) count as bytes, so only a hung node stays silent this long.
+      const silence = new Promise<null>((r) => (timer = setTimeout(() => r(null), silenceLimitMs)))
       try {
-        read = await reader.read()
+        read = await Promise.race([reader.read(), silence])
       } catch {
         return
+      } finally {
+        clearTimeout(timer)
+      }
+      if (read === null) {
+        throw new GatewayError('upstream_timeout', 'The GPU node stopped responding.')
       }
       const events = read.done ? sse.end() : sse.push(decoder.decode(read.value, { stream: true }))
       for (const event of events) {
@@ -81,9 +95,16 @@ async function readEvents(source: ReadableStream<Uint8Array>, draft: Draft): Pro
  */
 export async function aggregateCompletion(
   source: ReadableStream<Uint8Array>,
+  seen: { usage: Usage | null } = { usage: null },
+  silenceLimitMs = RELAY_SILENCE_LIMIT_MS,
 ): Promise<ChatCompletion> {
   const draft: Draft = { first: null, content: '', finishReason: null, usage: null, done: false }
-  await readEvents(source, draft)
+  try {
+    await readEvents(source, draft, silenceLimitMs)
+  } finally {
+    // The node's running usage (continuous usage), so a failed stream is charged what was generated.
+    seen.usage = draft.usage
+  }
   const { first, finishReason, usage } = draft
   if (!draft.done) throw new UpstreamError('The GPU node stream ended before it was complete.')
   if (!first || !finishReason || !usage) {

@@ -1,26 +1,27 @@
 /**
  * @module
- * Relays a GPU node's SSE body to a streaming client through one TransformStream. `data:` payloads pass
- * through as the node wrote them (no re-serialising of chunk JSON); the relay only decides per frame:
- * - the usage-only chunk (`choices: []`) and each chunk's `"usage":null` reach the client only when it asked
- *   for `stream_options.include_usage` (the edge always asks the node, so it sees usage either way);
- * - `: comment` keep-alives pass through (carrier NATs drop idle connections);
- * - a node error frame becomes the worker's own error frame, then `data: [DONE]`, and the relay stops;
- * - a node stream that ends or breaks without `[DONE]` becomes an `upstream_error` frame, then `[DONE]`.
- * The exact usage the node reported is exposed through `outcome` for logging and, later, budgeting.
+ * Relays a GPU node's SSE body to a streaming client (frame decisions in frame-relay.ts). This module owns
+ * the plumbing and the clock:
+ * - a network error from the node reads as the end of its body, so the client still gets an
+ *   OpenAI-shaped error frame and `data: [DONE]` (an errored client stream would surface in openai-node
+ *   as a connection error, not an API error);
+ * - while the node is silent, the edge writes its own `: keep-alive` comment every `keepAliveMs` (between
+ *   frames only), so proxies and mobile networks keep the connection open;
+ * - a node silent for `silenceLimitMs` (it sends its own keep-alives every 15 s, so it is hung, e.g.
+ *   SIGSTOPped or cut off without a reset) ends the stream with an `upstream_timeout` frame;
+ * - the client going away cancels the node's body, which closes the connection and frees the node's slot.
+ * `outcome` reports how the stream ended and the last usage the node reported, for the settlement.
  */
-import { isErrorBody } from '../../shared/errors.ts'
 import type { Usage } from '../../shared/openai.ts'
-import type { SSEEvent } from '../../shared/sse.ts'
-import { SSEDecoder, SSE_DONE } from '../../shared/sse.ts'
-import { NodeReportedError, UpstreamError, statusForNodeError, toErrorFrame } from '../errors.ts'
+import { GatewayError } from '../errors.ts'
+import { FrameRelay } from './frame-relay.ts'
+import type { RelayEnding } from './frame-relay.ts'
 
-/** How a relayed stream ended. `cancelled`: the client went away first. */
-export type RelayEnding = 'done' | 'node_error' | 'cut' | 'cancelled'
+export type { RelayEnding }
 
 export interface RelayOutcome {
   ending: RelayEnding
-  /** The node's exact usage, or `null` when it never arrived (error, cut, cancel). */
+  /** The last usage the node reported: exact when `done`, the count so far when the stream broke. */
   usage: Usage | null
 }
 
@@ -29,163 +30,96 @@ export interface Relay {
   outcome: Promise<RelayOutcome>
 }
 
-/** A top-level `"usage":null` member; only ever matched on JSON whose parsed `usage` is `null`. */
-const USAGE_NULL = /,\s*"usage"\s*:\s*null(?=\s*[,}])|"usage"\s*:\s*null\s*,/
-
-const LINE_BREAK = /\r\n|\r|\n/
-
-/** One `data:` frame around a payload; multi-line payloads keep one `data:` line per line (SSE spec). */
-function dataFrame(data: string): string {
-  return `${data
-    .split('\n')
-    .map((line) => `data: ${line}`)
-    .join('\n')}\n\n`
+export interface RelayOptions {
+  includeUsage: boolean
+  /** Silence before the edge writes a keep-alive comment. */
+  keepAliveMs?: number
+  /** Silence after which the node counts as hung. */
+  silenceLimitMs?: number
 }
 
-/**
- * A view of the node's body in which a network error reads as a plain end, so the relay's `flush` can
- * still write the closing error frame (a `pipeThrough` from an errored source would only error the client
- * stream, which openai-node reports as a connection error, not an API error). Cancelling it cancels the
- * node's body, which closes the connection to the node.
- */
-function endOnError(source: ReadableStream<Uint8Array>, onCancel: () => void) {
-  const reader = source.getReader()
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done, value } = await reader.read()
-        if (done) controller.close()
-        else controller.enqueue(value)
-      } catch {
-        controller.close()
-      }
-    },
-    async cancel(reason) {
-      onCancel()
-      await reader.cancel(reason).catch(() => undefined)
-    },
-  })
-}
+export const RELAY_KEEPALIVE_MS = 15_000
+/** Three of the node's own keep-alive intervals (GPU_NODE_KEEPALIVE_SECONDS, default 15). */
+export const RELAY_SILENCE_LIMIT_MS = 60_000
 
-type Controller = TransformStreamDefaultController<Uint8Array>
-
-/** The per-stream state machine behind the relay's TransformStream (methods are the Transformer API). */
-class NodeFrameRelay implements Transformer<Uint8Array, Uint8Array> {
-  readonly #includeUsage: boolean
-  readonly #settle: (outcome: RelayOutcome) => void
-  readonly #encoder = new TextEncoder()
-  readonly #decoder = new TextDecoder()
-  readonly #sse = new SSEDecoder()
-  #pendingLine = ''
-  #usage: Usage | null = null
-  #ended = false
-  #flushing = false
-
-  constructor(includeUsage: boolean, settle: (outcome: RelayOutcome) => void) {
-    this.#includeUsage = includeUsage
-    this.#settle = settle
-  }
-
-  /** Usage seen so far, for an outcome decided outside the transform (client cancel). */
-  get usage(): Usage | null {
-    return this.#usage
-  }
-
-  transform(chunk: Uint8Array, controller: Controller): void {
-    if (!this.#ended) this.#onText(this.#decoder.decode(chunk, { stream: true }), controller)
-  }
-
-  flush(controller: Controller): void {
-    if (this.#ended) return
-    this.#flushing = true
-    this.#onText(`${this.#decoder.decode()}\n`, controller)
-    for (const event of this.#ended ? [] : this.#sse.end()) {
-      if (!this.#ended) this.#onEvent(event, controller)
-    }
-    if (this.#ended) return
-    const error = new UpstreamError('The GPU node stream ended before it was complete.')
-    this.#finish(controller, 'cut', toErrorFrame(error))
-  }
-
-  #send(controller: Controller, text: string): void {
-    controller.enqueue(this.#encoder.encode(text))
-  }
-
-  #finish(controller: Controller, ending: RelayEnding, errorFrame = ''): void {
-    this.#ended = true
-    this.#send(controller, `${errorFrame}${SSE_DONE}`)
-    this.#settle({ ending, usage: this.#usage })
-    // Stops reading the node: the pipe then cancels the source, which closes the node connection. In
-    // `flush` the stream is closing anyway.
-    if (!this.#flushing) controller.terminate()
-  }
-
-  #onText(text: string, controller: Controller): void {
-    this.#pendingLine += text
-    for (;;) {
-      const match = LINE_BREAK.exec(this.#pendingLine)
-      if (!match || this.#ended) return
-      // A '\r' at the very end may be half of '\r\n'; wait for the next chunk.
-      if (match[0] === '\r' && match.index === this.#pendingLine.length - 1) return
-      const line = this.#pendingLine.slice(0, match.index)
-      this.#pendingLine = this.#pendingLine.slice(match.index + match[0].length)
-      this.#onLine(line, controller)
-    }
-  }
-
-  /** SSEDecoder drops comments, so lines are split here: comments are passed on, the rest is decoded. */
-  #onLine(line: string, controller: Controller): void {
-    if (line.startsWith(':')) return this.#send(controller, `${line}\n\n`)
-    for (const event of this.#sse.push(`${line}\n`)) {
-      if (this.#ended) return
-      this.#onEvent(event, controller)
-    }
-  }
-
-  #onEvent(event: SSEEvent, controller: Controller): void {
-    if (event.data === '[DONE]') return this.#finish(controller, 'done')
-    let payload: unknown
-    try {
-      payload = JSON.parse(event.data)
-    } catch {
-      payload = undefined
-    }
-    if (isErrorBody(payload) || event.event === 'error') {
-      const error = isErrorBody(payload)
-        ? new NodeReportedError(statusForNodeError(payload), payload)
-        : new UpstreamError('The GPU node reported an error.')
-      return this.#finish(controller, 'node_error', toErrorFrame(error))
-    }
-    const chunk = payload as { usage?: Usage | null; choices?: unknown } | undefined
-    if (chunk?.usage) this.#usage = chunk.usage
-    if (this.#includeUsage) return this.#send(controller, dataFrame(event.data))
-    if (Array.isArray(chunk?.choices) && chunk.choices.length === 0) return
-    const data = chunk?.usage === null ? event.data.replace(USAGE_NULL, '') : event.data
-    this.#send(controller, dataFrame(data))
-  }
-}
+type Tick = { kind: 'read'; result: ReadableStreamReadResult<Uint8Array> } | { kind: 'broken' }
 
 /**
  * Wraps a node SSE body for a streaming client.
  * @example
  * const relay = relayNodeStream(nodeBody, { includeUsage: request.includeUsage })
- * ctx.waitUntil(relay.outcome.then(log))
+ * ctx.waitUntil(relay.outcome.then(settle))
  * return new Response(relay.body, { headers: { 'content-type': 'text/event-stream' } })
  */
-export function relayNodeStream(
-  source: ReadableStream<Uint8Array>,
-  options: { includeUsage: boolean },
-): Relay {
-  let settled = false
+export function relayNodeStream(source: ReadableStream<Uint8Array>, options: RelayOptions): Relay {
+  const keepAliveMs = options.keepAliveMs ?? RELAY_KEEPALIVE_MS
+  const silenceLimitMs = options.silenceLimitMs ?? RELAY_SILENCE_LIMIT_MS
+  const frames = new FrameRelay(options.includeUsage)
+  const reader = source.getReader()
+  const encoder = new TextEncoder()
+  const decoder = new TextDecoder()
   let resolve: (outcome: RelayOutcome) => void = () => undefined
   const outcome = new Promise<RelayOutcome>((r) => (resolve = r))
-  const settle = (value: RelayOutcome) => {
+  let settled = false
+  const settle = (ending: RelayEnding) => {
     if (settled) return
     settled = true
-    resolve(value)
+    resolve({ ending, usage: frames.usage })
   }
-  const relay = new NodeFrameRelay(options.includeUsage, settle)
-  const onCancel = () => settle({ ending: 'cancelled', usage: relay.usage })
-  const body = endOnError(source, onCancel).pipeThrough(new TransformStream(relay))
+  let pending: Promise<Tick> | null = null
+  let silentMs = 0
+
+  /** The next read from the node, or `null` after `keepAliveMs` of silence (the read stays pending). */
+  const nextTick = async (): Promise<Tick | null> => {
+    pending ??= reader.read().then(
+      (result): Tick => ({ kind: 'read', result }),
+      (): Tick => ({ kind: 'broken' }),
+    )
+    let timer: ReturnType<typeof setTimeout> | null = null
+    const idle = new Promise<null>((r) => (timer = setTimeout(() => r(null), keepAliveMs)))
+    const tick = await Promise.race([pending, idle])
+    clearTimeout(timer)
+    if (tick) pending = null
+    return tick
+  }
+
+  const body = new ReadableStream<Uint8Array>({
+    // Loops until it has something for the client: a pull that enqueues nothing is not called again.
+    async pull(controller) {
+      for (;;) {
+        const tick = await nextTick()
+        if (settled) return // the client cancelled while this read was pending
+        let text: string
+        if (tick === null) {
+          silentMs += keepAliveMs
+          if (silentMs < silenceLimitMs) {
+            if (!frames.atBoundary) continue
+            text = ': keep-alive\n\n'
+          } else {
+            const error = new GatewayError('upstream_timeout', 'The GPU node stopped responding.')
+            text = frames.fail('stalled', error)
+          }
+        } else if (tick.kind === 'broken' || tick.result.done) {
+          text = frames.push(decoder.decode()) + frames.end()
+        } else {
+          silentMs = 0
+          text = frames.push(decoder.decode(tick.result.value, { stream: true }))
+        }
+        if (text) controller.enqueue(encoder.encode(text))
+        if (frames.ending !== null) {
+          controller.close()
+          settle(frames.ending)
+          // After [DONE], an error frame or the silence limit nothing more is read: close the connection.
+          await reader.cancel().catch(() => undefined)
+          return
+        }
+        if (text) return
+      }
+    },
+    async cancel(reason) {
+      settle('cancelled')
+      await reader.cancel(reason).catch(() => undefined)
+    },
+  })
   return { body, outcome }
 }

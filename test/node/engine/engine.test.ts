@@ -22,6 +22,7 @@ function request(overrides: Partial<SequenceRequest> = {}): SequenceRequest {
     sampling: greedy,
     seed: 1,
     stop: [],
+    priority: 0,
     ...overrides,
   }
 }

@@ -13,11 +13,11 @@ const limits = {
   paddedBatch: true,
 }
 let nextId = 1
-function seq(tenant: string, promptLength = 2, maxTokens = 4): Sequence {
+function seq(tenant: string, promptLength = 2, maxTokens = 4, priority = 0): Sequence {
   const promptIds = Array.from({ length: promptLength }, (_, i) => i + 1)
   return new Sequence(
     nextId++,
-    { requestId: 'r', tenant, promptIds, maxTokens, sampling: greedy, seed: 1, stop: [] },
+    { requestId: 'r', tenant, promptIds, maxTokens, sampling: greedy, seed: 1, stop: [], priority },
     letters,
   )
 }
@@ -98,5 +98,22 @@ describe('Scheduler', () => {
     unpadded.enqueue(seq('b', 10, 20))
     unpadded.schedule()
     expect(unpadded.runningCount).toBe(2)
+  })
+
+  it('admits the highest priority first, round-robin among equals, arrival order within a tenant', () => {
+    const scheduler = new Scheduler({ ...limits, maxRunning: 1 })
+    const a1 = seq('a')
+    const a2 = seq('a', 2, 4, 5)
+    const b1 = seq('b')
+    const c1 = seq('c', 2, 4, 5)
+    for (const s of [a1, a2, b1, c1]) scheduler.enqueue(s)
+    const order: number[] = []
+    for (let i = 0; i < 4; i++) {
+      const [item] = scheduler.schedule()
+      order.push(item!.seq.id)
+      scheduler.remove(item!.seq)
+    }
+    // After a2 and c1 (priority 5), b goes before a: a was served already this round.
+    expect(order).toEqual([a2.id, c1.id, b1.id, a1.id])
   })
 })

@@ -27,7 +27,25 @@ describe('GPU node configuration', () => {
       modelDir: null,
     })
     expect(config.secretGenerated).toBe(true)
-    expect(config.secret.length).toBeGreaterThanOrEqual(24)
+    expect(config.secrets[0]!.length).toBeGreaterThanOrEqual(24)
+  })
+
+  it('reads two secrets for a rotation and the heartbeat settings', () => {
+    const config = loadConfig({
+      GPU_NODE_SECRET: ' new , old ',
+      GPU_NODE_PORT: '9001',
+      GPU_NODE_EDGE_URL: 'https://edge.example/',
+      GPU_NODE_ID: 'gpu-a',
+      GPU_NODE_HEARTBEAT_SECONDS: '2',
+    })
+    expect(config.secrets).toEqual(['new', 'old'])
+    expect(config.heartbeat).toEqual({
+      edgeUrl: 'https://edge.example',
+      publicUrl: 'http://127.0.0.1:9001',
+      nodeId: 'gpu-a',
+      intervalMs: 2_000,
+    })
+    expect(loadConfig({}).heartbeat).toBeNull()
   })
 
   it.each([
@@ -35,6 +53,12 @@ describe('GPU node configuration', () => {
     [{ GPU_NODE_MAX_RUNNING: 'many' }, /GPU_NODE_MAX_RUNNING=many/],
     [{ GEMMA_DEVICE: 'tpu' }, /GEMMA_DEVICE=tpu is not one of cpu, cuda, webgpu, wasm/],
     [{ GEMMA_RUNTIME: 'python' }, /GEMMA_RUNTIME=python is not one of node, web/],
+    [{ GPU_NODE_SECRET: 'a,b,c' }, /at most two secrets/],
+    [{ GPU_NODE_EDGE_URL: 'ftp://edge' }, /GPU_NODE_EDGE_URL=ftp:\/\/edge is not an http\(s\) URL/],
+    [
+      { GPU_NODE_EDGE_URL: 'https://edge.example', GPU_NODE_ID: 'no spaces' },
+      /GPU_NODE_ID=no spaces/,
+    ],
   ])('names the variable and what it accepts (%o)', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError)
     expect(() => loadConfig(env)).toThrow(message)

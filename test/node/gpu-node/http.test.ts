@@ -3,6 +3,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chirp, testImages, wavFile } from '../media/helpers.ts'
+import { signRequest } from '../../../shared/signing.ts'
 import { SSEDecoder } from '../../../shared/sse.ts'
 import { loadConfig } from '../../../gpu-node/config.ts'
 import { ensureContractModel } from '../../../gpu-node/contract-model/cache.ts'
@@ -10,26 +11,41 @@ import { startNode } from '../../../gpu-node/node-server.ts'
 import type { RunningNode } from '../../../gpu-node/node-server.ts'
 
 const SECRET = 'node-test-secret'
+/** The secret before a rotation: accepted as the second of `GPU_NODE_SECRET=current,previous`. */
+const PREVIOUS_SECRET = 'node-old-secret'
 let node: RunningNode
+const logs: Record<string, unknown>[] = []
 
 beforeAll(async () => {
   const modelDir = await ensureContractModel({ vocab: 'small' })
   const config = loadConfig({
     GPU_NODE_PORT: '0',
-    GPU_NODE_SECRET: SECRET,
+    GPU_NODE_SECRET: `${SECRET},${PREVIOUS_SECRET}`,
     GEMMA_MODEL_DIR: modelDir,
   })
-  node = await startNode({ ...config, maxQueued: 2, maxRunning: 1 }, () => {})
+  node = await startNode({ ...config, maxQueued: 2, maxRunning: 1 }, (line) => logs.push(line))
 })
 afterAll(async () => node?.close())
 
-function post(body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal) {
-  return fetch(`${node.url}/v1/chat/completions`, {
+const CHAT_PATH = '/v1/chat/completions'
+
+/** Signs `text` as the edge does; `tamper` changes the request after signing. */
+async function signed(text: string, secret = SECRET) {
+  return signRequest({ method: 'POST', path: CHAT_PATH, body: text, secret })
+}
+
+function send(text: string, headers: Record<string, string>, signal?: AbortSignal) {
+  return fetch(`${node.url}${CHAT_PATH}`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...headers },
+    body: text,
     signal,
   })
+}
+
+async function post(body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal) {
+  const text = typeof body === 'string' ? body : JSON.stringify(body)
+  return send(text, { ...(await signed(text)), ...headers }, signal)
 }
 
 const chat = (extra: Record<string, unknown> = {}) => ({
@@ -61,18 +77,62 @@ describe('GPU node HTTP', () => {
     expect(health.model.note).toMatch(/random/i)
   })
 
-  it('refuses requests without the edge secret', async () => {
-    for (const headers of [
-      { authorization: '' },
-      { authorization: 'Bearer wrong' },
-      { authorization: 'Basic x' },
-    ]) {
-      const response = await post(chat(), headers)
-      expect(response.status).toBe(401)
+  it('refuses unsigned, forged, tampered, stale and replayed requests with the same 401', async () => {
+    const text = JSON.stringify(chat())
+    const good = await signed(text)
+    const stale = await signRequest({
+      method: 'POST',
+      path: CHAT_PATH,
+      body: text,
+      secret: SECRET,
+      now: Date.now() - 10 * 60_000,
+    })
+    const attempts: [string, () => Promise<Response>][] = [
+      ['unsigned', () => send(text, {})],
+      ['a plain bearer secret', () => send(text, { authorization: `Bearer ${SECRET}` })],
+      ['a wrong secret', async () => send(text, await signed(text, 'not-the-secret'))],
+      ['a tampered body', () => send(text.replace('story', 'poem'), good)],
+      ['a stale timestamp', () => send(text, stale)],
+    ]
+    for (const [what, attempt] of attempts) {
+      const response = await attempt()
+      expect(response.status, what).toBe(401)
       const body = await json(response)
       expect(body.error).toMatchObject({ code: 'unauthorized', param: null })
       expect(JSON.stringify(body)).not.toContain(SECRET)
     }
+    // The genuine request passes once; the same bytes again are a replay.
+    expect((await send(text, good)).status).toBe(200)
+    expect((await send(text, good)).status).toBe(401)
+    const reasons = logs.filter((line) => line.reason).map((line) => line.reason)
+    expect(reasons).toEqual(
+      expect.arrayContaining(['missing', 'signature', 'digest', 'skew', 'replay']),
+    )
+    expect(JSON.stringify(logs)).not.toContain(SECRET)
+    expect(JSON.stringify(logs)).not.toContain(good['x-gemma-signature'])
+  })
+
+  it('accepts the previous secret during a rotation, and signs /metrics too', async () => {
+    const text = JSON.stringify(chat({ max_tokens: 2 }))
+    expect((await send(text, await signed(text, PREVIOUS_SECRET))).status).toBe(200)
+    expect((await fetch(`${node.url}/metrics`)).status).toBe(401)
+    const metrics = await fetch(`${node.url}/metrics`, {
+      headers: await signRequest({ method: 'GET', path: '/metrics', body: '', secret: SECRET }),
+    })
+    expect(metrics.status).toBe(200)
+  })
+
+  it('puts the usage so far on every chunk when the edge asks for continuous usage', async () => {
+    const body = chat({ stream: true, max_tokens: 6, temperature: 1, seed: 7 })
+    const chunks = (await frames(await post(body, { 'x-gemma-continuous-usage': '1' })))
+      .slice(0, -1)
+      .map((data) => JSON.parse(data))
+    const counts = chunks.map((c) => c.usage.completion_tokens)
+    expect(counts[0]).toBe(0)
+    expect(counts).toEqual([...counts].sort((a, b) => a - b))
+    const whole = await json(await post(chat({ max_tokens: 6, temperature: 1, seed: 7 })))
+    expect(chunks.at(-1).usage).toEqual(whole.usage)
+    expect(chunks.every((c) => c.usage.prompt_tokens === whole.usage.prompt_tokens)).toBe(true)
   })
 
   it('generates a non-streamed completion with exact usage, reproducibly at temperature 0', async () => {

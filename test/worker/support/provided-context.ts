@@ -8,6 +8,8 @@ import type {} from 'vitest'
 declare module 'vitest' {
   interface ProvidedContext {
     fakeNodePort: number
+    /** A second fake node, for routing across nodes (not in the default GPU_NODES). */
+    secondNodePort: number
     deadNodePort: number
   }
 }

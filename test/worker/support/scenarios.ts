@@ -24,11 +24,13 @@ export const SCENARIOS = {
   serverError: 'server-error',
   /** One chunk, then one more every 50 ms for 10 s; records when the client side closes the socket. */
   slow: 'slow',
+  /** Reads the request and never answers (a hung node); records when the edge gives up. */
+  hang: 'hang',
 } as const
 
 export type Scenario = (typeof SCENARIOS)[keyof typeof SCENARIOS]
 
-/** Must match `GPU_NODE_SECRET` in the worker project's bindings (vitest.config.ts). */
+/** Must match `GPU_NODE_SECRET` in the worker project's bindings (vitest.config.ts); signs requests. */
 export const NODE_SECRET = 'node-secret'
 
 /** The key of the shared test tenant, imported through the admin API by support/seed-tenant.ts. */
@@ -54,6 +56,16 @@ export const CHUNK_HEAD = {
 export function nodeChunk(delta: object, finishReason: string | null = null) {
   const choices = [{ index: 0, delta, logprobs: null, finish_reason: finishReason }]
   return { ...CHUNK_HEAD, choices, usage: null }
+}
+
+/** The usage after `completionTokens` tokens, as a node puts it on each chunk for the edge. */
+export function runningUsage(completionTokens: number) {
+  const prompt = NORMAL_USAGE.prompt_tokens
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completionTokens,
+    total_tokens: prompt + completionTokens,
+  }
 }
 
 /** A node chunk as a client without `include_usage` gets it: no `usage` member at all. */
@@ -88,7 +100,10 @@ export const OVERLOADED_ERROR = {
 
 /** What the fake node recorded about one request (`GET /__test/requests?id=`). */
 export interface RecordedRequest {
+  /** The edge's signature verified. */
   authorized: boolean
   tenant: string | null
+  /** The edge asked for the usage so far on every chunk. */
+  continuousUsage: boolean
   body: Record<string, unknown>
 }

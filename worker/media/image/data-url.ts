@@ -15,7 +15,8 @@ export interface DataUrl {
 /** Parses a data: URL; throws `MediaInputError` for malformed, non-base64 or oversized payloads. */
 export function parseDataUrl(url: string, maxBytes: number): DataUrl {
   const comma = url.indexOf(',')
-  if (!url.toLowerCase().startsWith('data:') || comma < 0) {
+  // Lower-case the scheme only: the whole URL can be megabytes of base64.
+  if (url.slice(0, 5).toLowerCase() !== 'data:' || comma < 0) {
     throw new MediaInputError('the data: URL is malformed')
   }
   const meta = url

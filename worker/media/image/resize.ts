@@ -101,8 +101,8 @@ export function resizeRgba(image: DecodedImage, width: number, height: number): 
 }
 
 /**
- * Applies EXIF orientation 1–8 so the image reads upright (EXIF 2.32, tag 0x0112): for each output
- * pixel, the stored pixel it comes from.
+ * Applies EXIF orientation 1–8 so the image reads upright (EXIF 2.32, tag 0x0112). Each orientation is
+ * an affine walk over the stored pixels: output (x, y) reads stored index origin + x·dx + y·dy.
  */
 export function orientRgba(image: DecodedImage, orientation: number): DecodedImage {
   if (orientation <= 1 || orientation > 8) return image
@@ -115,36 +115,32 @@ export function orientRgba(image: DecodedImage, orientation: number): DecodedIma
   const out = new Uint8Array(pixels.length)
   const view = new Uint32Array(pixels.buffer, pixels.byteOffset, w * h)
   const outView = new Uint32Array(out.buffer)
+  const [origin, dx, dy] = walkOf(orientation, w, h)
+  let o = 0
   for (let y = 0; y < outH; y++) {
-    for (let x = 0; x < outW; x++) {
-      const [sx, sy] = sourceOf(orientation, x, y, w, h)
-      outView[y * outW + x] = view[sy * w + sx]!
-    }
+    let s = origin + y * dy
+    for (let x = 0; x < outW; x++, s += dx) outView[o++] = view[s]!
   }
   return { pixels: out, width: outW, height: outH }
 }
 
-function sourceOf(
-  orientation: number,
-  x: number,
-  y: number,
-  w: number,
-  h: number,
-): [number, number] {
+/** [origin, dx, dy] of the stored index for orientations 2–8 of a w x h stored image. */
+function walkOf(orientation: number, w: number, h: number): [number, number, number] {
+  const last = (h - 1) * w
   switch (orientation) {
     case 2:
-      return [w - 1 - x, y]
+      return [w - 1, -1, w] // mirror horizontally
     case 3:
-      return [w - 1 - x, h - 1 - y]
+      return [last + w - 1, -1, -w] // rotate 180°
     case 4:
-      return [x, h - 1 - y]
+      return [last, 1, -w] // mirror vertically
     case 5:
-      return [y, x]
+      return [0, w, 1] // transpose
     case 6:
-      return [y, h - 1 - x]
+      return [last, -w, 1] // rotate 90° clockwise
     case 7:
-      return [w - 1 - y, h - 1 - x]
+      return [last + w - 1, -w, -1] // transverse
     default:
-      return [w - 1 - y, x]
+      return [w - 1, w, -1] // 8: rotate 90° counter-clockwise
   }
 }
