@@ -157,3 +157,17 @@ describe('a node that dies mid-stream', () => {
     expect(record).toMatchObject({ usage_source: 'node', completion_tokens: 1 })
   })
 })
+
+describe('a request refused by its budget', () => {
+  it('returns the node lease taken while the budget was checked', async () => {
+    const { key } = await createTenantWithKey({ daily_tokens: 0 })
+    const nodes = `leasecheck=http://127.0.0.1:${inject('fakeNodePort')}`
+    const { response } = await callWith(
+      chatRequest(chatBody(SCENARIOS.normal), { authorization: `Bearer ${key.key}` }),
+      { GPU_NODES: nodes },
+    )
+    expect(response.status).toBe(429)
+    const [node] = await registryStatus(nodes)
+    expect(node).toMatchObject({ id: 'leasecheck', load: 0 })
+  })
+})

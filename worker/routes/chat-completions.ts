@@ -14,10 +14,11 @@ import type { ChatReservation } from '../budget/chat-reservation.ts'
 import { tapFirstToken } from '../budget/first-token-tap.ts'
 import { validateChat } from '../chat/validate-chat.ts'
 import type { Charge } from '../durable-objects/limiter-types.ts'
+import type { Lease } from '../durable-objects/node-registry.ts'
 import type { AppEnv } from '../env.ts'
 import { NodeReportedError, toGatewayError } from '../errors.ts'
 import type { AttemptResult } from '../routing/node-pool.ts'
-import { routeChat } from '../routing/route-request.ts'
+import { dropLease, prefetchLease, routeChat } from '../routing/route-request.ts'
 import type { RoutedStream } from '../routing/route-request.ts'
 import { aggregateCompletion } from '../streaming/aggregate.ts'
 import { relayNodeStream } from '../streaming/relay.ts'
@@ -47,6 +48,7 @@ async function routeOrRelease(
   c: Context<AppEnv>,
   reservation: ChatReservation,
   body: Record<string, unknown>,
+  firstLease: Promise<Lease | null>,
 ): Promise<RoutedStream> {
   try {
     return await routeChat({
@@ -56,6 +58,7 @@ async function routeOrRelease(
       tenantId: c.get('tenant').id,
       signal: c.req.raw.signal,
       waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+      firstLease,
     })
   } catch (error) {
     const status = toGatewayError(error).status
@@ -70,13 +73,23 @@ async function routeOrRelease(
 /** The route handler; mounted after `apiKeyAuth` and `jsonBody`. */
 export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
   const { request, nodeBody } = await validateChat(c.get('jsonBody'), { images: c.env.IMAGES })
-  const reservation = await reserveChat(c, request, Number(nodeBody.max_completion_tokens))
+  // The node lease and the tenant's reservation are independent: ask for both at once.
+  const firstLease = prefetchLease(c.env)
+  let reservation: ChatReservation
+  try {
+    reservation = await reserveChat(c, request, Number(nodeBody.max_completion_tokens))
+  } catch (error) {
+    c.executionCtx.waitUntil(dropLease(c.env, firstLease))
+    throw error
+  }
   const started = Date.now()
   let ttftMs: number | null = null
-  const routed = await routeOrRelease(c, reservation, {
-    ...nodeBody,
-    max_completion_tokens: reservation.completionTokens,
-  })
+  const routed = await routeOrRelease(
+    c,
+    reservation,
+    { ...nodeBody, max_completion_tokens: reservation.completionTokens },
+    firstLease,
+  )
   const source = tapFirstToken(routed.stream, () => (ttftMs = Date.now() - started))
   const headers = { 'x-request-id': c.get('requestId'), [NODE_ID_HEADER]: routed.node.id }
 

@@ -6,7 +6,7 @@
  * accepted, its stream is the answer. Each attempt's result feeds that node's circuit breaker; the
  * returned `release` reports how the stream itself ended.
  */
-import type { NodeRegistry } from '../durable-objects/node-registry.ts'
+import type { Lease, NodeRegistry } from '../durable-objects/node-registry.ts'
 import type { Bindings } from '../env.ts'
 import { GatewayError } from '../errors.ts'
 import type { NodeAddress, RoutingPolicy } from './fleet-config.ts'
@@ -27,6 +27,36 @@ export interface RouteInput {
   signal: AbortSignal
   /** For reports that must outlive the response (`ctx.waitUntil`). */
   waitUntil(promise: Promise<unknown>): void
+  /** The first attempt's lease, when it was asked for early (see `prefetchLease`). */
+  firstLease?: Promise<Lease | null>
+}
+
+/**
+ * Asks the registry for the first node while other work (the tenant's reservation) is still running, so
+ * the two Durable Object round trips overlap instead of adding up. Give the result to `routeChat`, or to
+ * `dropLease` if the request ends before routing.
+ */
+export function prefetchLease(env: Bindings): Promise<Lease | null> {
+  const lease = registryOf(env).acquire({
+    nodes: staticNodes(env.GPU_NODES),
+    exclude: [],
+    policy: routingPolicy(env),
+  })
+  lease.catch(() => {}) // awaited (and its error surfaced) by routeChat or dropLease
+  return lease
+}
+
+/** Returns an unused prefetched lease without counting it for or against its node. */
+export async function dropLease(env: Bindings, lease: Promise<Lease | null>): Promise<void> {
+  const taken = await lease.catch(() => null)
+  if (taken) {
+    await registryOf(env).release({
+      id: taken.id,
+      leaseId: taken.leaseId,
+      result: 'neutral',
+      policy: routingPolicy(env),
+    })
+  }
 }
 
 export interface RoutedStream {
@@ -58,8 +88,15 @@ export async function routeChat(input: RouteInput): Promise<RoutedStream> {
   let lastError: GatewayError | null = null
   for (let attempt = 0; attempt < policy.maxAttempts; attempt++) {
     const left = deadline - Date.now()
-    if (left <= 0 || input.signal.aborted) break
-    const lease = await registry.acquire({ nodes, exclude: tried, policy })
+    if (left <= 0 || input.signal.aborted) {
+      // A prefetched lease that no attempt used must not stay counted as in flight.
+      if (attempt === 0 && input.firstLease) input.waitUntil(dropLease(input.env, input.firstLease))
+      break
+    }
+    const prefetched = attempt === 0 ? input.firstLease : undefined
+    const lease = prefetched
+      ? await prefetched
+      : await registry.acquire({ nodes, exclude: tried, policy })
     if (!lease) break
     const node = { id: lease.id, url: lease.url }
     const release = (result: AttemptResult) =>
