@@ -1,7 +1,7 @@
 /**
  * @module
- * One load level: `concurrency` clients at once, each streaming one completion of `maxTokens` tokens.
- * Aggregate throughput is completion tokens over the wall time of the whole level.
+ * One load level: `concurrency` closed-loop clients at once, each streaming completions of `maxTokens`
+ * tokens back to back. Aggregate throughput is completion tokens over the wall time of the whole level.
  */
 import { signRequest } from '../../shared/signing.ts'
 import { percentile, timeStream } from './stream-timing.ts'
@@ -13,6 +13,9 @@ export const PROMPTS = [
   'List five uses for a paperclip.',
   'What is the capital of France, and why?',
 ]
+
+/** Requests per load level at the least (concurrency 1 sends 8 in a row, 4 sends 2 each). */
+const MIN_REQUESTS = 8
 
 export interface LevelResult {
   concurrency: number
@@ -43,10 +46,20 @@ export async function runLevel(
   concurrency: number,
   maxTokens: number,
 ): Promise<LevelResult> {
+  // Closed-loop clients, each sending its requests back to back, at least MIN_REQUESTS in all: one
+  // request alone is too noisy a sample at low concurrency.
+  const rounds = Math.max(1, Math.ceil(MIN_REQUESTS / concurrency))
+  const client = async (i: number) => {
+    const results = []
+    for (let r = 0; r < rounds; r++) {
+      results.push(await timeStream(url, key, chatBody(i + r * concurrency, maxTokens)))
+    }
+    return results
+  }
   const start = performance.now()
-  const outcomes = await Promise.all(
-    Array.from({ length: concurrency }, (_, i) => timeStream(url, key, chatBody(i, maxTokens))),
-  )
+  const outcomes = (
+    await Promise.all(Array.from({ length: concurrency }, (_, i) => client(i)))
+  ).flat()
   const seconds = (performance.now() - start) / 1000
   const done = outcomes.filter((o): o is StreamTiming => o.ok)
   const refusals = outcomes.filter((o) => !o.ok)
