@@ -15,7 +15,7 @@ export const PROMPTS = [
 ]
 
 /** Requests per load level at the least (concurrency 1 sends 8 in a row, 4 sends 2 each). */
-const MIN_REQUESTS = 8
+export const MIN_REQUESTS = 8
 
 export interface LevelResult {
   concurrency: number

@@ -5,7 +5,7 @@
  * come from the folder's generation_config.json, as on the GPU node.
  */
 import { AutoProcessor, env, Gemma3nForConditionalGeneration } from '@huggingface/transformers'
-import { PROMPTS } from './load.ts'
+import { MIN_REQUESTS, PROMPTS } from './load.ts'
 
 export interface BaselineResult {
   concurrency: number
@@ -39,8 +39,15 @@ export async function transformersBaseline(
   await generateOne(99) // warm-up
   const results: BaselineResult[] = []
   for (const concurrency of levels) {
+    // The same closed-loop workload as the GPU node's levels (load.ts).
+    const rounds = Math.max(1, Math.ceil(MIN_REQUESTS / concurrency))
+    const client = async (i: number) => {
+      let generated = 0
+      for (let r = 0; r < rounds; r++) generated += await generateOne(i + r * concurrency)
+      return generated
+    }
     const start = performance.now()
-    const counts = await Promise.all(Array.from({ length: concurrency }, (_, i) => generateOne(i)))
+    const counts = await Promise.all(Array.from({ length: concurrency }, (_, i) => client(i)))
     const seconds = (performance.now() - start) / 1000
     results.push({ concurrency, tokens_per_s: counts.reduce((a, b) => a + b, 0) / seconds })
   }
