@@ -11,6 +11,7 @@ import { goDuration } from '../../worker/budget/windows.ts'
 import { callEdge, chatBody, recordedRequest, withTimeout } from './support/edge-client.ts'
 import { chatWith, createTenantWithKey, usageRecords } from './support/admin-client.ts'
 import { NORMAL_USAGE, SCENARIOS } from './support/scenarios.ts'
+import { makeWav, toBase64 } from './media/support/fixtures.ts'
 
 /** `chatBody(normal)`'s prompt bound: 4 fixed + 12 for the message + 29 UTF-8 bytes of text. */
 const PROMPT_BOUND = 45
@@ -169,6 +170,7 @@ describe('GET /v1/usage', () => {
           charged_tokens: 2 * NORMAL_USAGE.total_tokens,
           images: 0,
           audio_clips: 0,
+          audio_seconds: 0,
         },
       ],
     })
@@ -181,5 +183,31 @@ describe('GET /v1/usage', () => {
     })
     expect(res.status).toBe(400)
     expect(await res.json()).toMatchObject({ error: { param: 'start' } })
+  })
+
+  it('records the media of a request: images, clips and audio seconds as the edge decoded them', async () => {
+    const { tenantId, key } = await createTenantWithKey()
+    const clip = (seconds: number) => ({
+      type: 'input_audio',
+      input_audio: { data: toBase64(makeWav(seconds, 22_050)), format: 'wav' },
+    })
+    const body = chatBody(SCENARIOS.normal)
+    const text = body.messages[0]!.content
+    const request = {
+      ...body,
+      messages: [{ role: 'user', content: [{ type: 'text', text }, clip(1.5), clip(2.25)] }],
+    }
+    const response = await callEdge(chatWith(key.key, request))
+    expect(response.status).toBe(200)
+    await response.text()
+    const [record] = await withTimeout(usageRecords(tenantId, 1), 5_000, 'usage record')
+    expect(record).toMatchObject({ images: 0, audio_clips: 2 })
+    expect(record!.audio_seconds).toBeCloseTo(3.75, 2)
+    const usage = await callEdge('/v1/usage', { headers: { authorization: `Bearer ${key.key}` } })
+    const { data } = (await usage.json()) as {
+      data: { audio_clips: number; audio_seconds: number }[]
+    }
+    expect(data[0]!.audio_clips).toBe(2)
+    expect(data[0]!.audio_seconds).toBeCloseTo(3.75, 2)
   })
 })

@@ -29,6 +29,7 @@ function input(tenantId: string, keyId: string, extra: Partial<ReserveInput> = {
       model: 'gemma-3n-e2b-it',
       images: 0,
       audioClips: 0,
+      audioSeconds: 0,
       startedAt: Date.now(),
     },
     ...extra,

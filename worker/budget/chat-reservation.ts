@@ -40,6 +40,7 @@ export async function reserveChat(
   c: Context<AppEnv>,
   request: ChatRequest,
   maxCompletionTokens: number,
+  audioSeconds = 0,
 ): Promise<ChatReservation> {
   const tenant = c.get('tenant')
   const allowed = tenant.allowedModels
@@ -63,6 +64,7 @@ export async function reserveChat(
       endUser: request.user,
       model: request.model,
       ...countMedia(request),
+      audioSeconds,
       startedAt,
     },
   })

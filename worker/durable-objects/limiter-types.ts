@@ -42,6 +42,8 @@ export interface RecordBase {
   model: string
   images: number
   audioClips: number
+  /** Duration of the audio clips as the edge decoded them. */
+  audioSeconds: number
   /** When the request reached the edge (Unix ms). */
   startedAt: number
 }

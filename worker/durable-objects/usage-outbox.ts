@@ -34,7 +34,7 @@ function bindRecord(db: D1Database, r: UsageRecord): D1PreparedStatement {
       r.usageSource,
       r.images,
       r.audioClips,
-      null,
+      r.audioSeconds,
       r.latencyMs,
       r.ttftMs,
       r.startedAt,

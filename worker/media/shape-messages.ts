@@ -21,6 +21,8 @@ export interface MediaStats extends MediaCounts {
   /** Encoded media bytes the client sent, and what goes to the node. */
   bytesIn: number
   bytesOut: number
+  /** Total duration of the audio clips, for usage records. */
+  audioSeconds: number
 }
 
 /** Counts media parts and refuses requests over the per-request limits. */
@@ -59,7 +61,7 @@ export async function shapeMessages(
   wireMessages: readonly Record<string, unknown>[],
   options: MediaShapingOptions = {},
 ): Promise<{ messages: Record<string, unknown>[]; stats: MediaStats }> {
-  const stats = { ...countMediaParts(request), bytesIn: 0, bytesOut: 0 }
+  const stats = { ...countMediaParts(request), bytesIn: 0, bytesOut: 0, audioSeconds: 0 }
   if (stats.images + stats.clips === 0) return { messages: [...wireMessages], stats }
   const messages: Record<string, unknown>[] = []
   for (const [i, message] of request.messages.entries()) {
@@ -82,6 +84,7 @@ export async function shapeMessages(
         const shaped = await guard(param, () => shapeAudio(data, format))
         stats.bytesIn += shaped.bytesIn
         stats.bytesOut += shaped.wav.length
+        stats.audioSeconds += shaped.seconds
         content.push({
           type: 'input_audio',
           input_audio: { data: encodeBase64(shaped.wav), format: 'wav' },

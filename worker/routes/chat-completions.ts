@@ -72,12 +72,15 @@ async function routeOrRelease(
 
 /** The route handler; mounted after `apiKeyAuth` and `jsonBody`. */
 export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
-  const { request, nodeBody } = await validateChat(c.get('jsonBody'), { images: c.env.IMAGES })
+  const { request, nodeBody, media } = await validateChat(c.get('jsonBody'), {
+    images: c.env.IMAGES,
+  })
   // The node lease and the tenant's reservation are independent: ask for both at once.
   const firstLease = prefetchLease(c.env)
   let reservation: ChatReservation
   try {
-    reservation = await reserveChat(c, request, Number(nodeBody.max_completion_tokens))
+    const maxTokens = Number(nodeBody.max_completion_tokens)
+    reservation = await reserveChat(c, request, maxTokens, media.audioSeconds)
   } catch (error) {
     c.executionCtx.waitUntil(dropLease(c.env, firstLease))
     throw error

@@ -24,6 +24,7 @@ export interface DailyUsage {
   charged_tokens: number
   images: number
   audio_clips: number
+  audio_seconds: number
 }
 
 export interface UsageRange {
@@ -65,7 +66,8 @@ export async function dailyUsage(
       `SELECT day AS date, count(*) AS requests,
          sum(CASE WHEN status = 429 THEN 1 ELSE 0 END) AS refused_requests,
          sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens,
-         sum(charged_tokens) AS charged_tokens, sum(images) AS images, sum(audio_clips) AS audio_clips
+         sum(charged_tokens) AS charged_tokens, sum(images) AS images, sum(audio_clips) AS audio_clips,
+         coalesce(sum(audio_seconds), 0) AS audio_seconds
        FROM usage_records
        WHERE tenant_id = ? AND day BETWEEN ? AND ? AND (? IS NULL OR key_id = ?)
        GROUP BY day ORDER BY day`,

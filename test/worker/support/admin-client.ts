@@ -68,6 +68,9 @@ export interface RecordRow {
   end_user: string | null
   ttft_ms: number | null
   latency_ms: number | null
+  images: number
+  audio_clips: number
+  audio_seconds: number | null
 }
 
 /** The tenant's usage records, once at least `count` exist (they are written after each request ends). */
