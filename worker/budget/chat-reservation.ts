@@ -10,7 +10,8 @@ import { limiterFor } from '../durable-objects/limiter-stub.ts'
 import type { Charge } from '../durable-objects/limiter-types.ts'
 import type { AppEnv } from '../env.ts'
 import { AuthenticationError, GatewayError } from '../errors.ts'
-import { countMedia, promptTokensUpperBound } from './prompt-estimate.ts'
+import { countMedia } from '../media/media-tokens.ts'
+import { promptTokensUpperBound } from './prompt-estimate.ts'
 import { refusalError } from './refusal-error.ts'
 
 /** How a request ended, for the charge and the usage record. */
@@ -50,6 +51,7 @@ export async function reserveChat(
     })
   }
   const startedAt = Date.now()
+  const media = countMedia(request)
   const stub = limiterFor(c.env.TENANT_LIMITER, tenant.id)
   const result = await stub.reserve({
     tenantId: tenant.id,
@@ -63,7 +65,8 @@ export async function reserveChat(
       keyId: tenant.keyId,
       endUser: request.user,
       model: request.model,
-      ...countMedia(request),
+      images: media.images,
+      audioClips: media.clips,
       audioSeconds,
       startedAt,
     },

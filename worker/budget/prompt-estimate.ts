@@ -7,6 +7,7 @@
  * `<end_of_image>\n\n`, an audio clip the same with 188 soft tokens.
  */
 import type { ChatRequest } from '../../shared/chat-request.ts'
+import { countMedia } from '../media/media-tokens.ts'
 
 /** `<bos>` + `<start_of_turn>model\n` (the generation prompt), counted generously. */
 const FIXED_TOKENS = 4
@@ -18,24 +19,6 @@ export const IMAGE_TOKENS_MAX = 262
 export const AUDIO_TOKENS_MAX = 194
 
 const encoder = new TextEncoder()
-
-/** What a request's media is, for the estimate and the usage record. */
-export interface MediaCount {
-  images: number
-  audioClips: number
-}
-
-export function countMedia(request: ChatRequest): MediaCount {
-  const count = { images: 0, audioClips: 0 }
-  for (const message of request.messages) {
-    if (typeof message.content === 'string') continue
-    for (const part of message.content) {
-      if (part.type === 'image_url') count.images += 1
-      else if (part.type === 'input_audio') count.audioClips += 1
-    }
-  }
-  return count
-}
 
 /**
  * Prompt tokens this request can never exceed.
@@ -53,6 +36,6 @@ export function promptTokensUpperBound(request: ChatRequest): number {
       if (part.type === 'text') tokens += encoder.encode(part.text).byteLength
     }
   }
-  const { images, audioClips } = countMedia(request)
-  return tokens + images * IMAGE_TOKENS_MAX + audioClips * AUDIO_TOKENS_MAX
+  const { images, clips } = countMedia(request)
+  return tokens + images * IMAGE_TOKENS_MAX + clips * AUDIO_TOKENS_MAX
 }

@@ -6,7 +6,7 @@
  */
 import type { ChatRequest } from '../../shared/chat-request.ts'
 import { MODEL_CONTEXT_TOKENS } from '../../shared/protocol.ts'
-import { MEDIA_NEWLINE_BYTES, mediaTokensLowerBound } from '../media/media-tokens.ts'
+import { countMedia, MEDIA_NEWLINE_BYTES, mediaTokensLowerBound } from '../media/media-tokens.ts'
 
 /**
  * The most UTF-8 bytes one Gemma 3 / 3n vocabulary entry spells (48, e.g. a run of 16 '…'), measured over
@@ -23,8 +23,6 @@ const encoder = new TextEncoder()
 /** A count the real tokenization of this request's prompt can never be below. */
 export function promptTokensLowerBound(request: ChatRequest): number {
   let textBytes = 0
-  let images = 0
-  let clips = 0
   for (const message of request.messages) {
     if (typeof message.content === 'string') {
       textBytes += encoder.encode(message.content).byteLength
@@ -32,10 +30,9 @@ export function promptTokensLowerBound(request: ChatRequest): number {
     }
     for (const part of message.content) {
       if (part.type === 'text') textBytes += encoder.encode(part.text).byteLength
-      else if (part.type === 'image_url') images += 1
-      else if (part.type === 'input_audio') clips += 1
     }
   }
+  const { images, clips } = countMedia(request)
   // Media: soft tokens and markers exactly (media-tokens.ts); the `\n\n` runs around each item may merge
   // with neighbouring newlines, so their bytes count as text, which keeps this a true lower bound.
   textBytes += (images + clips) * MEDIA_NEWLINE_BYTES

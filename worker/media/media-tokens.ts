@@ -5,6 +5,7 @@
  * `<image_soft_token>` + `<end_of_image>\n\n`; audio the same with `<start_of_audio>`, 188 soft tokens and
  * `<end_of_audio>`. 188 is fixed per clip whatever its duration (the node's encoder pads to it).
  */
+import type { ChatRequest } from '../../shared/chat-request.ts'
 
 export const IMAGE_SOFT_TOKENS = 256
 export const AUDIO_SOFT_TOKENS = 188
@@ -21,6 +22,19 @@ export const MEDIA_NEWLINE_BYTES = 4
 export interface MediaCounts {
   images: number
   clips: number
+}
+
+/** How many image and audio parts a request has (the one count every budget and limit uses). */
+export function countMedia(request: ChatRequest): MediaCounts {
+  const counts = { images: 0, clips: 0 }
+  for (const message of request.messages) {
+    if (typeof message.content === 'string') continue
+    for (const part of message.content) {
+      if (part.type === 'image_url') counts.images++
+      else if (part.type === 'input_audio') counts.clips++
+    }
+  }
+  return counts
 }
 
 /** Tokens the media of a prompt costs for certain: soft tokens and markers. */

@@ -13,6 +13,7 @@ import { shapeImage } from './image/shape-image.ts'
 import type { ImageShapingOptions } from './image/shape-image.ts'
 import { MediaInputError, MediaPartError } from './media-error.ts'
 import { MEDIA_LIMITS } from './media-limits.ts'
+import { countMedia } from './media-tokens.ts'
 import type { MediaCounts } from './media-tokens.ts'
 
 export type MediaShapingOptions = ImageShapingOptions
@@ -27,14 +28,7 @@ export interface MediaStats extends MediaCounts {
 
 /** Counts media parts and refuses requests over the per-request limits. */
 export function countMediaParts(request: ChatRequest): MediaCounts {
-  const counts = { images: 0, clips: 0 }
-  for (const message of request.messages) {
-    if (typeof message.content === 'string') continue
-    for (const part of message.content) {
-      if (part.type === 'image_url') counts.images++
-      if (part.type === 'input_audio') counts.clips++
-    }
-  }
+  const counts = countMedia(request)
   if (counts.images > MEDIA_LIMITS.maxImagesPerRequest) {
     throw new BadRequestError(
       `At most ${MEDIA_LIMITS.maxImagesPerRequest} images per request are accepted.`,
