@@ -7,6 +7,7 @@
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../env.ts'
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors.ts'
+import { readCapped } from '../streaming/read-capped.ts'
 
 export interface JsonBodyOptions {
   maxBytes: number
@@ -14,31 +15,6 @@ export interface JsonBodyOptions {
 
 /** `application/json` or any `+json` type, with or without parameters (RFC 6839). */
 const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i
-
-/** Reads at most `maxBytes` bytes; cancels the stream and throws 413 past that. */
-async function readCapped(body: ReadableStream<Uint8Array> | null, maxBytes: number) {
-  if (!body) return new Uint8Array()
-  const chunks: Uint8Array[] = []
-  let total = 0
-  const reader = body.getReader()
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    total += value.byteLength
-    if (total > maxBytes) {
-      await reader.cancel()
-      throw new PayloadTooLargeError(maxBytes)
-    }
-    chunks.push(value)
-  }
-  const bytes = new Uint8Array(total)
-  let offset = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return bytes
-}
 
 /**
  * Enforces size (413), content type (415) and JSON syntax (400 `invalid_json`), in that order.
@@ -52,7 +28,11 @@ export const jsonBody = (options: JsonBodyOptions): MiddlewareHandler<AppEnv> =>
     const declared = Number(c.req.header('content-length') ?? '0')
     if (declared > maxBytes) throw new PayloadTooLargeError(maxBytes)
     if (!JSON_TYPE.test(c.req.header('content-type') ?? '')) throw new UnsupportedMediaTypeError()
-    const bytes = await readCapped(c.req.raw.body, maxBytes)
+    const bytes = await readCapped(
+      c.req.raw.body,
+      maxBytes,
+      () => new PayloadTooLargeError(maxBytes),
+    )
     let value: unknown
     try {
       value = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes))

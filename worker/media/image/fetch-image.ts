@@ -5,6 +5,7 @@
  * against a byte cap, so a server that lies in (or omits) `content-length` is cut off; the response's
  * content type must be an image type.
  */
+import { readCapped } from '../../streaming/read-capped.ts'
 import { MediaInputError } from '../media-error.ts'
 import { MEDIA_LIMITS } from '../media-limits.ts'
 import { refuseImageUrl } from './address-policy.ts'
@@ -62,7 +63,7 @@ export async function fetchImage(
         `the image URL returned '${mediaType || 'no content type'}', not an image`,
       )
     }
-    return { mediaType, bytes: await readCapped(response, maxBytes, signal) }
+    return { mediaType, bytes: await readImageBody(response, maxBytes, signal) }
   }
 }
 
@@ -84,7 +85,7 @@ async function send(doFetch: typeof fetch, url: URL, signal: AbortSignal): Promi
   }
 }
 
-async function readCapped(
+async function readImageBody(
   response: Response,
   maxBytes: number,
   signal: AbortSignal,
@@ -94,29 +95,15 @@ async function readCapped(
     await response.body?.cancel()
     throw new MediaInputError(`the image exceeds ${maxBytes} bytes`)
   }
-  if (!response.body) return new Uint8Array(0)
-  const reader = response.body.getReader()
-  const chunks: Uint8Array[] = []
-  let total = 0
   try {
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) break
-      total += value.byteLength
-      if (total > maxBytes) throw new MediaInputError(`the image exceeds ${maxBytes} bytes`)
-      chunks.push(value)
-    }
+    return await readCapped(
+      response.body,
+      maxBytes,
+      () => new MediaInputError(`the image exceeds ${maxBytes} bytes`),
+    )
   } catch (error) {
-    await reader.cancel().catch(() => {})
     if (error instanceof MediaInputError) throw error
     const reason = signal.aborted ? 'fetching the image URL timed out' : 'the image download failed'
     throw new MediaInputError(reason, { cause: error })
   }
-  const bytes = new Uint8Array(total)
-  let offset = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return bytes
 }
