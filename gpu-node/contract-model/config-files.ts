@@ -72,20 +72,10 @@ function modelConfig(o: ContractModelOptions, v: Vocabulary): object {
 }
 
 function tokenizerConfig(v: Vocabulary): object {
-  const t = SPECIAL_TOKENS
   return {
     tokenizer_class: 'GemmaTokenizer',
     processor_class: 'Gemma3nProcessor',
-    bos_token: t.bos,
-    eos_token: t.eos,
-    pad_token: t.pad,
-    unk_token: t.unk,
-    boi_token: t.boi,
-    eoi_token: t.eoi,
-    image_token: t.image,
-    boa_token: t.boa,
-    eoa_token: t.eoa,
-    audio_token: t.audio,
+    ...specialTokenStrings(),
     image_token_id: v.ids.image,
     audio_token_id: v.ids.audio,
     add_bos_token: true,
@@ -135,7 +125,6 @@ function preprocessorConfig(): object {
 
 /** File name -> text content, for every non-graph file except tokenizer.json. */
 export function configFiles(o: ContractModelOptions, v: Vocabulary): Record<string, string> {
-  const t = SPECIAL_TOKENS
   const json = (value: object): string => `${JSON.stringify(value, null, 2)}\n`
   return {
     'config.json': json(modelConfig(o, v)),
@@ -150,18 +139,7 @@ export function configFiles(o: ContractModelOptions, v: Vocabulary): Record<stri
       cache_implementation: 'hybrid',
     }),
     'tokenizer_config.json': json(tokenizerConfig(v)),
-    'special_tokens_map.json': json({
-      bos_token: t.bos,
-      eos_token: t.eos,
-      pad_token: t.pad,
-      unk_token: t.unk,
-      boi_token: t.boi,
-      eoi_token: t.eoi,
-      image_token: t.image,
-      boa_token: t.boa,
-      eoa_token: t.eoa,
-      audio_token: t.audio,
-    }),
+    'special_tokens_map.json': json(specialTokenStrings()),
     'processor_config.json': json({
       processor_class: 'Gemma3nProcessor',
       audio_seq_length: AUDIO_TOKENS,
@@ -169,5 +147,22 @@ export function configFiles(o: ContractModelOptions, v: Vocabulary): Record<stri
     }),
     'preprocessor_config.json': json(preprocessorConfig()),
     'chat_template.jinja': GEMMA3N_CHAT_TEMPLATE,
+  }
+}
+
+/** The special token strings, as tokenizer_config.json and special_tokens_map.json both name them. */
+function specialTokenStrings() {
+  const t = SPECIAL_TOKENS
+  return {
+    bos_token: t.bos,
+    eos_token: t.eos,
+    pad_token: t.pad,
+    unk_token: t.unk,
+    boi_token: t.boi,
+    eoi_token: t.eoi,
+    image_token: t.image,
+    boa_token: t.boa,
+    eoa_token: t.eoa,
+    audio_token: t.audio,
   }
 }

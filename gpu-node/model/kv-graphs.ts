@@ -105,25 +105,15 @@ function buildJoin(cache: CacheInput[]): Uint8Array {
   const padBatch = g.input('pad_batch', 'int64', [8])
   const padRow = g.input('pad_row', 'int64', [8])
   cache.forEach((c, i) => {
-    const batch = g.input(`batch.${i}`, c.type, [
-      'batch',
-      c.shape[1] ?? 'heads',
-      'width',
-      c.shape[3] ?? 'dim',
-    ])
-    const row = g.input(`row.${i}`, c.type, [
-      1,
-      c.shape[1] ?? 'heads',
-      'length',
-      c.shape[3] ?? 'dim',
-    ])
+    const batch = g.input(`batch.${i}`, c.type, cacheDims(c, 'batch', 'width'))
+    const row = g.input(`row.${i}`, c.type, cacheDims(c, 1, 'length'))
     const out = g.op(
       'Concat',
       [g.op('Pad', [batch, padBatch]), g.op('Pad', [row, padRow])],
       { axis: 0 },
       `out.${i}`,
     )
-    g.output(out, c.type, ['rows', c.shape[1] ?? 'heads', 'columns', c.shape[3] ?? 'dim'])
+    g.output(out, c.type, cacheDims(c, 'rows', 'columns'))
   })
   return g.encode('kv_join', 'unused.onnx_data').model
 }
@@ -135,15 +125,15 @@ function buildKeep(cache: CacheInput[]): Uint8Array {
   const ends = g.int64([TO_END])
   const axes = g.int64([2])
   cache.forEach((c, i) => {
-    const batch = g.input(`batch.${i}`, c.type, [
-      'batch',
-      c.shape[1] ?? 'heads',
-      'width',
-      c.shape[3] ?? 'dim',
-    ])
+    const batch = g.input(`batch.${i}`, c.type, cacheDims(c, 'batch', 'width'))
     const kept = g.op('Gather', [batch, rows], { axis: 0 })
     const out = g.op('Slice', [kept, start, ends, axes], {}, `out.${i}`)
-    g.output(out, c.type, ['kept', c.shape[1] ?? 'heads', 'columns', c.shape[3] ?? 'dim'])
+    g.output(out, c.type, cacheDims(c, 'kept', 'columns'))
   })
   return g.encode('kv_keep', 'unused.onnx_data').model
+}
+
+/** A cache tensor's dims: [rows, kv heads, columns, head dim], heads and head dim as the decoder declares. */
+function cacheDims(cache: CacheInput, rows: number | string, columns: string): (number | string)[] {
+  return [rows, cache.shape[1] ?? 'heads', columns, cache.shape[3] ?? 'dim']
 }

@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AutoProcessor, env } from '@huggingface/transformers'
+import { mulberry32 } from '../../../gpu-node/contract-model/prng.ts'
 import type { Processor } from '@huggingface/transformers'
 import sharp from 'sharp'
 import { generateContractModel } from '../../../gpu-node/contract-model/generate.ts'
@@ -28,17 +29,8 @@ export async function referenceProcessor(dir: string): Promise<Processor> {
   return AutoProcessor.from_pretrained(dir, { local_files_only: true })
 }
 
-/** Deterministic uniform numbers in [0, 1) (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** Deterministic uniform numbers in [0, 1): the generator's own PRNG. */
+export const prng = mulberry32
 
 /** Raw interleaved pixels: gradients, stripes and noise, so resampling errors show. */
 export function pattern(width: number, height: number, channels: number, seed: number): Buffer {
