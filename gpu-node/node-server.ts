@@ -14,8 +14,6 @@ import type { NodeConfig } from './config.ts'
 import { ensureContractModel } from './contract-model/cache.ts'
 import { Engine } from './engine/engine.ts'
 import { startHeartbeats } from './heartbeat.ts'
-import { NO_OBSERVER } from './engine/observer.ts'
-import type { EngineObserver, StepReport } from './engine/observer.ts'
 import { createApp } from './http/app.ts'
 import { NodeMetrics } from './http/metrics.ts'
 import { generationDefaults } from './http/prepare-generation.ts'
@@ -61,7 +59,8 @@ export async function startNode(
   // the context always fits the cache, so admission can always make progress.
   const kvBudgetTokens = Math.floor(config.kvBudgetBytes / info.kvBytesPerToken)
   const contextLength = Math.min(info.contextLength, kvBudgetTokens)
-  const observer = new LateObserver()
+  // Created first so the engine can report to it; it reads the engine's stats only when scraped.
+  const metrics: NodeMetrics = new NodeMetrics(() => engine.stats())
   const engine = new Engine(
     runner,
     {
@@ -69,10 +68,8 @@ export async function startNode(
       eosIds: tokenizer.special.eos,
     },
     { ...config, kvBudgetTokens, paddedBatch: info.batchedDecode },
-    observer,
+    metrics,
   )
-  const metrics = new NodeMetrics(engine)
-  observer.target = metrics
   const dtype = Object.values(info.dtypes).join('/')
   const health = (): NodeHealth => {
     const stats = engine.stats()
@@ -177,22 +174,5 @@ async function readJson(path: string): Promise<Record<string, unknown>> {
     return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>
   } catch {
     return {}
-  }
-}
-
-/** Forwards engine reports to metrics created after the engine (the metrics read the engine's stats). */
-class LateObserver implements EngineObserver {
-  target: EngineObserver = NO_OBSERVER
-  step(report: StepReport): void {
-    this.target.step(report)
-  }
-  firstToken(ms: number): void {
-    this.target.firstToken(ms)
-  }
-  interToken(ms: number): void {
-    this.target.interToken(ms)
-  }
-  rejected(reason: 'queue_full' | 'shutting_down'): void {
-    this.target.rejected(reason)
   }
 }

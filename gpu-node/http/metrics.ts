@@ -5,7 +5,7 @@
  * the share of each step spent outside `session.run` (JavaScript overhead).
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { Engine } from '../engine/engine.ts'
+import type { EngineStats } from '../engine/engine.ts'
 import type { EngineObserver, StepReport } from '../engine/observer.ts'
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
@@ -56,8 +56,8 @@ export class NodeMetrics implements EngineObserver {
   /** Recent steps: [time, tokens, engineMs, runMs]. */
   #recent: [number, number, number, number][] = []
 
-  constructor(engine: Engine) {
-    const stats = () => engine.stats()
+  /** `stats` is read at scrape time, so the metrics can exist before the engine they describe. */
+  constructor(stats: () => EngineStats) {
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({
         name,

@@ -8,9 +8,6 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { generateContractModel } from '../../../gpu-node/contract-model/generate.ts'
-import type { ContractModelOptions } from '../../../gpu-node/contract-model/options.ts'
-import { resolveOptions } from '../../../gpu-node/contract-model/options.ts'
 import type { ModelRunner, SamplingParams } from '../../../gpu-node/model/runner-types.ts'
 
 /** Temperature 0: the runner's argmax, like `do_sample: false`. */
@@ -30,16 +27,8 @@ export async function tempRoot(
   return { root, cleanup: () => rm(root, { recursive: true, force: true }) }
 }
 
-/** Generates a contract model folder `root/name` with these options and returns its absolute path. */
-export async function makeFolder(
-  root: string,
-  name: string,
-  partial: Partial<ContractModelOptions>,
-): Promise<string> {
-  const dir = join(root, name)
-  await generateContractModel(dir, resolveOptions(partial))
-  return dir
-}
+/** Generates a contract model folder `root/name` with these options (shared with the generator's tests). */
+export { makeModel as makeFolder } from '../contract-model/helpers.ts'
 
 /** The stop ids of a folder: `eos_token_id` of generation_config.json (a number or a list). */
 export async function eosIds(dir: string): Promise<number[]> {
