@@ -24,6 +24,11 @@ export class PromptMedia {
     this.#parts.push({ positions, rows: features.data, hidden: features.dims[2] })
   }
 
+  /** Whether a soft token sits at prompt position `position`. */
+  covers(position: number): boolean {
+    return this.#parts.some((part) => part.positions.includes(position))
+  }
+
   /** Writes the rows whose positions fall in [start, start + count) into a chunk's `inputs_embeds`. */
   mergeInto(inputsEmbeds: Float32Array | Uint16Array, start: number, count: number): void {
     for (const part of this.#parts) {

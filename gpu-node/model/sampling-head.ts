@@ -1,7 +1,6 @@
 /**
  * @module
- * A small ONNX graph run on the decoder's logits, on the same device: the last position of each row, then
- * TopK. JavaScript then samples among K candidates (text/candidate-sampler.ts) instead of scanning the
+ * A small ONNX graph run on the decoder's logits, on the same device: TopK of each row's single position. JavaScript then samples among K candidates (text/candidate-sampler.ts) instead of scanning the
  * 262,400 logits of every sequence every step, which was most of the JavaScript time per decode step.
  */
 import { GraphBuilder } from '../contract-model/onnx-builder.ts'
@@ -34,7 +33,7 @@ export class SamplingHead {
     return new SamplingHead(await runtime.createSessionFromBytes(build(logitsType, vocab, k)), k)
   }
 
-  /** `logits` [rows, positions, vocab] → per row, the top K of the last position, highest first. */
+  /** `logits` [rows, 1, vocab] → per row, the top K, highest first. */
   async run(logits: Tensor): Promise<RowCandidates[]> {
     const out = await sessionRun('sampling head', this.#session, { logits })
     const values = out.values!.data as Float32Array
@@ -60,9 +59,10 @@ export class SamplingHead {
 
 function build(logitsType: TensorType, vocab: number, k: number): Uint8Array {
   const g = new GraphBuilder(0)
-  const logits = g.input('logits', logitsType, ['rows', 'positions', vocab])
-  const last = g.op('Slice', [logits, g.int64([-1]), g.int64([2 ** 50]), g.int64([1])])
-  let rows = g.op('Squeeze', [last, g.int64([1])]) // [rows, vocab]
+  // One position per row: the runner only ever fetches logits for single-token feeds. A Slice of the last
+  // position would copy the whole [rows, vocab] block (measured: 3.6 ms of 5.4 ms at 16 rows).
+  const logits = g.input('logits', logitsType, ['rows', 1, vocab])
+  let rows = g.op('Squeeze', [logits, g.int64([1])]) // [rows, vocab], no copy
   if (logitsType === 'float16') rows = g.op('Cast', [rows], { to: 1 })
   // ONNX TopK (opset >= 11): sorted, and equal values keep the lower index first.
   g.opOutputs('TopK', [rows, g.int64([k])], ['values', 'indices'], {

@@ -14,9 +14,12 @@ export async function sessionRun(
   label: string,
   session: InferenceSession,
   feeds: Record<string, Tensor>,
+  /** Outputs to fetch; all of them when omitted. */
+  outputs?: readonly string[],
 ): Promise<Record<string, Tensor>> {
   try {
-    return (await session.run(feeds)) as Record<string, Tensor>
+    const out = outputs ? await session.run(feeds, outputs) : await session.run(feeds)
+    return out as Record<string, Tensor>
   } catch (error) {
     const inputs = Object.entries(feeds)
       .map(([name, t]) => `${name}: ${t.type}[${t.dims.join(', ')}]`)

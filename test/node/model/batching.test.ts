@@ -103,6 +103,30 @@ describe.each(['masked', 'unmasked'])('batched decoding (%s decoder)', (variant)
     expect(new Set(alone.map((t) => t.join(','))).size).toBe(PROMPTS.length)
   })
 
+  it('gives a prompt fed in chunks (the last one a single token) the tokens it gets in one', async () => {
+    const prompt = PROMPTS[2]!
+    const whole = await greedyTokens(runner, 200, prompt, 12, [])
+    const chunks = [prompt.slice(0, 8), prompt.slice(8, 16), prompt.slice(16)]
+    let last: number | null = null
+    for (const [index, tokens] of chunks.entries()) {
+      const final = index === chunks.length - 1
+      const { results } = await runner.step([
+        { seqId: 201, phase: 'prefill', tokens, sampling: final ? GREEDY : null, seed: 0 },
+      ])
+      last = results[0]!.token
+      expect(last === null).toBe(!final)
+    }
+    const chunked = [last!]
+    while (chunked.length < whole.length) {
+      const { results } = await runner.step([
+        { seqId: 201, phase: 'decode', tokens: [chunked.at(-1)!], sampling: GREEDY, seed: 0 },
+      ])
+      chunked.push(results[0]!.token!)
+    }
+    await runner.release([201])
+    expect(chunked).toEqual(whole)
+  })
+
   it('holds no cache after every sequence has left', async () => {
     const { kvTokens } = await runner.step([])
     expect(kvTokens).toBe(0)
