@@ -102,11 +102,20 @@ export function buildDecoder(
     h = g.op('Add', [h, linear(g, up, `${prefix}.mlp_down`, o.ffn, o.hidden)])
   }
 
+  let last = rmsNorm(g, h)
+  if (o.logitsToKeep) {
+    // transformers' `logits_to_keep`: the lm_head sees only the last N positions; 0 keeps them all.
+    const keep = g.input('num_logits_to_keep', 'int64', [])
+    const zero = g.int64([0], [])
+    const start = g.op('Where', [g.op('Equal', [keep, zero]), zero, g.op('Neg', [keep])])
+    last = g.op('Slice', [last, unsqueeze(g, start, [0]), g.int64([2 ** 50]), g.int64([1])])
+  }
   // On a unit-RMS state the logits have std LOGIT_GAIN: peaked enough for a varied greedy output.
-  const raw = linear(g, rmsNorm(g, h), 'lm_head', o.hidden, vocab.size, LOGIT_GAIN)
+  const raw = linear(g, last, 'lm_head', o.hidden, vocab.size, LOGIT_GAIN)
   const capped = g.op('Tanh', [g.op('Div', [raw, g.float([SOFTCAP], [])])])
   g.op('Mul', [capped, g.float([SOFTCAP], [])], {}, 'logits')
-  g.output('logits', 'float32', ['batch_size', 'sequence_length', vocab.size])
+  const logitsLength = o.logitsToKeep ? 'logits_sequence_length' : 'sequence_length'
+  g.output('logits', 'float32', ['batch_size', logitsLength, vocab.size])
 
   writePresent(g, o, present, cacheDtype)
   return g

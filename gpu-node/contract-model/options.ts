@@ -32,6 +32,12 @@ export interface ContractModelOptions {
   ffn: number
   /** Whether the decoder declares an `attention_mask` input. */
   attentionMask: boolean
+  /**
+   * Whether the decoder declares `num_logits_to_keep` (int64 scalar: logits for the last N positions, 0 for
+   * all, as in transformers). UNCONFIRMED for the Gemma 3n export (gemma3n-contract.md §2); the same
+   * exporter's Gemma 4 decoders declare it. Off by default.
+   */
+  logitsToKeep: boolean
   /** Cache dtype of variants other than fp16/q4f16 (those always use float16). */
   cacheDtype: CacheDtype
   /** File variants to write (keys of {@link DTYPE_SUFFIXES}). */
@@ -61,6 +67,7 @@ export const DEFAULT_OPTIONS: ContractModelOptions = {
   perLayerDim: 16,
   ffn: 128,
   attentionMask: true,
+  logitsToKeep: false,
   cacheDtype: 'float32',
   dtypes: ['fp32'],
   seed: 1,
@@ -104,6 +111,7 @@ export function resolveOptions(partial: Partial<ContractModelOptions>): Contract
   // RoPE rotates pairs of dimensions.
   if (o.headDim % 2 !== 0) fail(`headDim must be even, got ${o.headDim}`)
   if (typeof o.attentionMask !== 'boolean') fail('attentionMask must be a boolean')
+  if (typeof o.logitsToKeep !== 'boolean') fail('logitsToKeep must be a boolean')
   if (o.cacheDtype !== 'float32' && o.cacheDtype !== 'float16') {
     fail(`cacheDtype must be float32|float16, got ${String(o.cacheDtype)}`)
   }

@@ -214,3 +214,27 @@ describe('decoder behaviour', () => {
     expect(first.cache['past_key_values.1.value']).toBeInstanceOf(ort.Tensor)
   })
 })
+
+describe('a decoder that declares num_logits_to_keep', () => {
+  let keep: TextSessions
+  let done: () => Promise<void>
+  beforeAll(async () => {
+    const tmp = await tempRoot()
+    done = tmp.cleanup
+    keep = await loadText(await makeModel(tmp.root, 'keep', { vocab: 'small', logitsToKeep: true }))
+  })
+  afterAll(async () => done?.())
+
+  it('returns the last N positions, and every position for 0', async () => {
+    const run = (n: number) =>
+      step(keep, [PROMPT], [range(0, 7)], emptyCache(keep.decoder, 1), undefined, {
+        num_logits_to_keep: new ort.Tensor('int64', BigInt64Array.of(BigInt(n)), []),
+      })
+    const all = await run(0)
+    const two = await run(2)
+    expect(all.logits.length).toBe(7 * all.vocab)
+    expect(two.logits.length).toBe(2 * two.vocab)
+    expect(maxDiff(row(two, 0, 1, 2), row(all, 0, 6, 7))).toBeLessThan(TOL)
+    expect(maxDiff(row(two, 0, 0, 2), row(all, 0, 5, 7))).toBeLessThan(TOL)
+  })
+})

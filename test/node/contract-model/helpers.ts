@@ -79,6 +79,7 @@ export async function step(
   positions: number[][],
   cache: Cache,
   mask?: number[][],
+  extra: Cache = {},
 ): Promise<StepResult> {
   const embedded = await s.embed.run({ input_ids: int64(ids) })
   const feeds: Cache = {
@@ -86,6 +87,7 @@ export async function step(
     per_layer_inputs: embedded.per_layer_inputs as ort.Tensor,
     position_ids: int64(positions),
     ...cache,
+    ...extra,
   }
   if (s.decoder.inputNames.includes('attention_mask')) {
     const total = (positions[0]?.length ?? 0) + (Object.values(cache)[0]?.dims[2] ?? 0)

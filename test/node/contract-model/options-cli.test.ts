@@ -67,7 +67,7 @@ describe('resolveOptions', () => {
 describe('cli', () => {
   it('parses every flag', () => {
     const argv =
-      '--out x --vocab small --layers 6 --kv-layers 2 --hidden 32 --heads 4 --kv-heads 2 --head-dim 8 --per-layer-dim 4 --ffn 64 --no-attention-mask --cache-dtype float16 --dtypes fp32,q4 --seed 9'
+      '--out x --vocab small --layers 6 --kv-layers 2 --hidden 32 --heads 4 --kv-heads 2 --head-dim 8 --per-layer-dim 4 --ffn 64 --no-attention-mask --logits-to-keep --cache-dtype float16 --dtypes fp32,q4 --seed 9'
     const { out, options } = parseCliArgs(argv.split(' '))
     expect(out).toMatch(/x$/)
     expect(options).toEqual({
@@ -81,6 +81,7 @@ describe('cli', () => {
       perLayerDim: 4,
       ffn: 64,
       attentionMask: false,
+      logitsToKeep: true,
       cacheDtype: 'float16',
       dtypes: ['fp32', 'q4'],
       seed: 9,

@@ -1,8 +1,9 @@
 /**
  * Continuous batching must not change what any sequence generates: each sequence's greedy tokens in a
  * batched run equal its tokens when it runs alone, while other sequences join and leave mid-run. Checked
- * for a decoder that declares `attention_mask` (one padded batch per step) and one that does not
- * (sequences decoded one by one), on real ONNX sessions.
+ * for a decoder that declares `attention_mask` (one padded batch per step), one that also declares
+ * `num_logits_to_keep`, and one without `attention_mask` (sequences decoded one by one), on real ONNX
+ * sessions. Also: a prompt fed in chunks generates what it generates in one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Gemma3nRunner } from '../../../gpu-node/model/gemma3n-runner.ts'
@@ -31,6 +32,11 @@ beforeAll(async () => {
   const temp = await tempRoot('gemma-batching')
   cleanup = temp.cleanup
   folders.masked = await makeFolder(temp.root, 'masked', { vocab: 'small', attentionMask: true })
+  folders.keep = await makeFolder(temp.root, 'keep', {
+    vocab: 'small',
+    attentionMask: true,
+    logitsToKeep: true,
+  })
   folders.unmasked = await makeFolder(temp.root, 'unmasked', {
     vocab: 'small',
     attentionMask: false,
@@ -83,7 +89,7 @@ async function batchedRun(runner: Gemma3nRunner): Promise<{ tokens: number[][]; 
   return { tokens: out, widest }
 }
 
-describe.each(['masked', 'unmasked'])('batched decoding (%s decoder)', (variant) => {
+describe.each(['masked', 'keep', 'unmasked'])('batched decoding (%s decoder)', (variant) => {
   let runner: Gemma3nRunner
   beforeAll(async () => {
     runner = await Gemma3nRunner.load({ modelDir: folders[variant]!, runtime: 'node' })
@@ -91,7 +97,7 @@ describe.each(['masked', 'unmasked'])('batched decoding (%s decoder)', (variant)
   afterAll(async () => runner?.close())
 
   it('gives every sequence the tokens it gets alone, with joins and leaves mid-run', async () => {
-    expect(runner.info.batchedDecode).toBe(variant === 'masked')
+    expect(runner.info.batchedDecode).toBe(variant !== 'unmasked')
     const alone: number[][] = []
     for (const [seq, prompt] of PROMPTS.entries()) {
       alone.push(await greedyTokens(runner, 100 + seq, prompt, SCHEDULE[seq]!.tokens, []))

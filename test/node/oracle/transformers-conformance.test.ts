@@ -4,7 +4,7 @@
  * ChatTokenizer.encodeChat equal the processor's template + tokenizer ids, and the runner's greedy loop
  * (onnxruntime-node, CPU) produces the same 24 tokens as `generate({ do_sample: false })`. Folder
  * variants: small vocabulary with attention_mask; small vocabulary with shared KV (2 cache pairs for 4
- * layers) and no attention_mask; the 262,400-token vocabulary. A control on a folder with other weights
+ * layers) and no attention_mask; a decoder that declares num_logits_to_keep; the 262,400-token vocabulary. A control on a folder with other weights
  * shows that the comparison can fail.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -38,6 +38,11 @@ const VARIANTS: Variant[] = [
     name: 'small vocabulary, 4 layers, 2 shared cache pairs, no attention_mask',
     options: { vocab: 'small', layers: 4, kvLayers: 2, attentionMask: false },
     prompts: ALL_PROMPTS,
+  },
+  {
+    name: 'small vocabulary, attention_mask and num_logits_to_keep',
+    options: { vocab: 'small', layers: 4, kvLayers: 4, attentionMask: true, logitsToKeep: true },
+    prompts: ['single', 'long'],
   },
   {
     // Loading costs seconds and ~1 GB: fewer prompts.
