@@ -89,3 +89,17 @@ export async function stepCounters(
   const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
   return { step: read('gemma_step_seconds_total'), run: read('gemma_session_run_seconds_total') }
 }
+
+/**
+ * p50 of `count` sequential GETs of `url` (no auth, no model work): the fixed cost of the path in front
+ * of the handlers. For the edge under `wrangler dev` this includes wrangler's local proxy worker.
+ */
+export async function roundTripP50(url: string, count = 30): Promise<number> {
+  const times: number[] = []
+  for (let i = 0; i < count; i++) {
+    const started = performance.now()
+    await (await fetch(url)).arrayBuffer()
+    times.push(performance.now() - started)
+  }
+  return percentile(times, 50)
+}

@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { ensureContractModel } from '../../gpu-node/contract-model/cache.ts'
 import type { NodeHealth } from '../../shared/protocol.ts'
 import { startStack } from '../support/stack.ts'
-import { runLevel, stepCounters } from './load.ts'
+import { roundTripP50, runLevel, stepCounters } from './load.ts'
 import type { LevelResult } from './load.ts'
 import { runMediaBench } from './media/run.ts'
 import { transformersBaseline } from './transformers-baseline.ts'
@@ -53,6 +53,11 @@ try {
   const edge: LevelResult[] = []
   for (const level of LEVELS)
     edge.push(await runLevel(stack.workerUrl, stack.apiKey, level, MAX_TOKENS))
+  // Not a target: what a request costs before any gemma-edge logic runs, to read the TTFT gap against.
+  const floor = {
+    edge_404_p50_ms: await roundTripP50(`${stack.workerUrl}/bench-no-such-route`),
+    node_404_p50_ms: await roundTripP50(`${stack.nodeUrl}/bench-no-such-route`),
+  }
   await stopStack() // transformers.js gets the machine to itself, as the node did
   const baseline = await transformersBaseline(
     modelDir,
@@ -67,6 +72,7 @@ try {
     workload: { max_completion_tokens: MAX_TOKENS, levels: LEVELS },
     node: node.map((r) => ({ ...r, js_overhead: overhead[r.concurrency] })),
     edge,
+    round_trip_floor: floor,
     transformers_js: baseline,
     media,
     targets: targets(node, edge, baseline, overhead),
@@ -78,6 +84,9 @@ try {
   console.table(node.map((r) => round({ ...r, js_overhead: overhead[r.concurrency] })))
   console.log('through the edge')
   console.table(edge.map(round))
+  console.log(
+    `round trip of a 404 (the path before any handler): edge ${floor.edge_404_p50_ms.toFixed(1)} ms, node ${floor.node_404_p50_ms.toFixed(1)} ms`,
+  )
   console.log('transformers.js generate()')
   console.table(baseline.map(round))
   if (media) {
