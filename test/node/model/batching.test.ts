@@ -16,13 +16,15 @@ const PROMPTS = [
   [2, 4, 310, 5],
   [2, 4, 320, 321, 322, 323, 324, 325, 326, 327, 328, 329, 330, 331, 5, 4, 401],
   [2, 4, 340, 341, 5, 4, 402, 403],
+  [2, 4, 350, 351, 352, 353, 354, 355, 356, 357, 358, 359, 360, 361, 362, 363, 364, 5, 4, 404],
 ]
 /** When each sequence joins (engine step) and how many tokens it generates before leaving. */
 const SCHEDULE = [
   { joinAt: 0, tokens: 10 }, // leaves mid-run
   { joinAt: 0, tokens: 24 },
-  { joinAt: 4, tokens: 20 }, // joins a running batch
+  { joinAt: 4, tokens: 20 }, // joins a running batch, in the same step as the last one
   { joinAt: 12, tokens: 8 }, // joins after one left
+  { joinAt: 4, tokens: 12 }, // wider than the running batch
 ]
 
 let cleanup: () => Promise<void>
@@ -103,7 +105,7 @@ describe.each(['masked', 'keep', 'unmasked'])('batched decoding (%s decoder)', (
       alone.push(await greedyTokens(runner, 100 + seq, prompt, SCHEDULE[seq]!.tokens, []))
     }
     const { tokens, widest } = await batchedRun(runner)
-    expect(widest).toBe(3)
+    expect(widest).toBe(4)
     expect(tokens).toEqual(alone)
     // Not degenerate: the comparison would catch a mix-up between sequences.
     expect(new Set(alone.map((t) => t.join(','))).size).toBe(PROMPTS.length)
