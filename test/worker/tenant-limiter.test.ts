@@ -8,6 +8,7 @@ import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import type { ReserveInput, ReserveResult } from '../../worker/durable-objects/limiter-types.ts'
+import { Ledger } from '../../worker/durable-objects/ledger.ts'
 import { loadTenantConfig } from '../../worker/durable-objects/tenant-config.ts'
 import type { TenantLimiter } from '../../worker/durable-objects/tenant-limiter.ts'
 import { LEASE_MS } from '../../worker/durable-objects/tenant-limiter.ts'
@@ -126,6 +127,34 @@ describe('TenantLimiter reservations', () => {
     expect(await stub.reserve(input(tenantId, key.id, { user: 'carol' }))).toMatchObject({
       ok: false,
       refusal: { scope: 'key', field: 'concurrency' },
+    })
+  })
+
+  it('deletes closed windows, per-user ones included, and keeps open ones', async () => {
+    const { tenantId, key } = await createTenantWithKey({ rpm: 100, per_user: { rpm: 10 } })
+    await runInDurableObject(stubFor(tenantId), async (instance: TenantLimiter, state) => {
+      const config = await loadTenantConfig(env.DB, tenantId)
+      const t0 = Date.UTC(2027, 0, 15, 12)
+      for (const user of ['u1', 'u2', 'u3']) {
+        expect(instance.reserveAt(config, input(tenantId, key.id, { user }), t0).ok).toBe(true)
+      }
+      const ledger = new Ledger(state.storage.sql)
+      const rows = () =>
+        state.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM windows').one().n
+      // Four windows (rpm, tpm, daily, monthly) for the tenant and for each of the three users.
+      expect(rows()).toBe(16)
+      expect(ledger.pruneClosedWindows(t0 + 59_999, 100)).toBe(0)
+      expect(ledger.pruneClosedWindows(t0 + 60_000, 100)).toBe(8)
+      expect(ledger.pruneClosedWindows(Date.UTC(2027, 0, 16), 100)).toBe(4)
+      expect(ledger.pruneClosedWindows(Date.UTC(2027, 1, 1), 3)).toBe(3)
+      expect(rows()).toBe(1)
+      // A closed window was worth nothing: the next request starts a fresh one.
+      const next = instance.reserveAt(
+        config,
+        input(tenantId, key.id, { user: 'u1' }),
+        t0 + 86_400_000 * 20,
+      )
+      expect(next).toMatchObject({ ok: true, snapshot: { requests: { remaining: 9 } } })
     })
   })
 

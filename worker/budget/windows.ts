@@ -14,6 +14,9 @@ const DAY = 24 * HOUR
 /** The windowed limits (concurrency has no window). */
 export type WindowField = Exclude<LimitField, 'concurrency'>
 
+/** Length of the rpm and tpm windows. */
+export const ROLLING_WINDOW_MS = MINUTE
+
 /** Window fields that count tokens (`rpm` counts requests). */
 export const TOKEN_FIELDS = ['tpm', 'daily_tokens', 'monthly_tokens'] as const
 
@@ -28,9 +31,9 @@ export interface Window {
  */
 export function currentWindow(field: WindowField, storedStart: number | null, now: number): Window {
   if (field === 'rpm' || field === 'tpm') {
-    const open = storedStart !== null && now >= storedStart && now < storedStart + MINUTE
+    const open = storedStart !== null && now >= storedStart && now < storedStart + ROLLING_WINDOW_MS
     const start = open ? storedStart : now
-    return { start, end: start + MINUTE }
+    return { start, end: start + ROLLING_WINDOW_MS }
   }
   if (field === 'daily_tokens') {
     const start = Math.floor(now / DAY) * DAY

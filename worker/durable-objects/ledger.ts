@@ -5,7 +5,7 @@
  * runs without any other request interleaving: a burst can never admit more than a limit allows.
  */
 import type { Limits } from '../tenancy/limits.ts'
-import { TOKEN_FIELDS, currentWindow } from '../budget/windows.ts'
+import { ROLLING_WINDOW_MS, TOKEN_FIELDS, currentWindow } from '../budget/windows.ts'
 import type { Window, WindowField } from '../budget/windows.ts'
 import type { LimitState, RateSnapshot, ScopeKind } from './limiter-types.ts'
 
@@ -176,6 +176,25 @@ export class Ledger {
 
   dropRecords(ids: string[]): void {
     for (const id of ids) this.#sql.exec('DELETE FROM outbox WHERE id = ?', id)
+  }
+
+  /**
+   * Deletes up to `limit` windows that have closed; a closed window's limit starts from zero anyway, so
+   * nothing changes but the table's size. Without this, every end user a tenant ever limited would keep
+   * four rows forever. A later settle of a reservation from a deleted window changes nothing, as before.
+   * @returns how many were deleted
+   */
+  pruneClosedWindows(now: number, limit: number): number {
+    return this.#sql.exec(
+      `DELETE FROM windows WHERE rowid IN (SELECT rowid FROM windows
+         WHERE (field IN ('rpm', 'tpm') AND start <= ?) OR (field = 'daily_tokens' AND start < ?)
+            OR (field = 'monthly_tokens' AND start < ?)
+         LIMIT ?)`,
+      now - ROLLING_WINDOW_MS,
+      currentWindow('daily_tokens', null, now).start,
+      currentWindow('monthly_tokens', null, now).start,
+      limit,
+    ).rowsWritten
   }
 
   /** The tightest request, token and budget state across `scopes`, for the response headers. */

@@ -4,7 +4,8 @@
  * limits, token budgets, concurrent streams and key status (openai-wire.md pain points 1 and 2). RPC:
  * `authorize` (is this key usable now), `reserve` (atomic check-and-take before the GPU node is called),
  * `renew` (a live stream's lease), `commit` (charge what was really used and queue the usage record),
- * `reload` (the admin API changed D1). The alarm settles reservations whose request died, so nothing leaks.
+ * `reload` (the admin API changed D1). The alarm settles reservations whose request died, so nothing leaks,
+ * and deletes closed limit windows, so per-user windows do not pile up.
  */
 import { DurableObject } from 'cloudflare:workers'
 import { newId } from '../tenancy/key-material.ts'
@@ -25,6 +26,8 @@ import { flushUsage } from './usage-outbox.ts'
 export const LEASE_MS = 60_000
 /** When D1 refused a usage write, the alarm retries after this long. */
 const OUTBOX_RETRY_MS = 30_000
+/** Closed limit windows deleted per alarm (the alarm runs after every settled request). */
+const PRUNE_BATCH = 500
 
 export class TenantLimiter extends DurableObject<Env> {
   readonly #ledger: Ledger
@@ -131,8 +134,8 @@ export class TenantLimiter extends DurableObject<Env> {
   }
 
   /**
-   * Settles every reservation whose lease ran out (its worker died), then writes queued usage records to
-   * D1 off the request path. Runs again for the next lease end, or soon when D1 refused the records.
+   * Settles every reservation whose lease ran out (its worker died), deletes closed limit windows, then
+   * writes queued usage records to D1 off the request path. Runs again for the next lease end, or soon when D1 refused the records.
    */
   override async alarm(): Promise<void> {
     for (const reservationId of this.#ledger.expired(Date.now())) {
@@ -145,6 +148,7 @@ export class TenantLimiter extends DurableObject<Env> {
         ttftMs: null,
       })
     }
+    this.#ledger.pruneClosedWindows(Date.now(), PRUNE_BATCH)
     const flushed = await flushUsage(this.#ledger, this.env.DB)
     await this.#schedule(flushed ? null : Date.now() + OUTBOX_RETRY_MS)
   }
