@@ -70,10 +70,15 @@ export function parseCliArgs(argv: string[]): {
 }
 
 async function main(): Promise<void> {
+  const args = process.argv.slice(2)
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(USAGE)
+    return
+  }
   let parsed: ReturnType<typeof parseCliArgs>
   let options: ContractModelOptions
   try {
-    parsed = parseCliArgs(process.argv.slice(2))
+    parsed = parseCliArgs(args)
     options = resolveOptions(parsed.options)
   } catch (error) {
     console.error(`${(error as Error).message}\n${USAGE}`)

@@ -96,6 +96,11 @@ describe('cli', () => {
     }
   })
 
+  it('prints the usage and exits 0 on --help', async () => {
+    const { stdout } = await run(process.execPath, [CLI, '--help'])
+    expect(stdout).toMatch(/^usage: .*--logits-to-keep/s)
+  })
+
   it('writes a folder with --out', async () => {
     const out = join(root, 'cli-model')
     const { stdout } = await run(process.execPath, [
