@@ -1,7 +1,8 @@
 /**
  * @module
- * A small ONNX graph run on the decoder's logits, on the same device: TopK of each row's single position. JavaScript then samples among K candidates (text/candidate-sampler.ts) instead of scanning the
- * 262,400 logits of every sequence every step, which was most of the JavaScript time per decode step.
+ * A small ONNX graph run on the decoder's logits, on the same device: TopK of each row's single position.
+ * JavaScript then samples among K candidates (text/candidate-sampler.ts) instead of scanning the 262,400
+ * logits of every sequence every step, which was most of the JavaScript time per decode step.
  */
 import { GraphBuilder } from '../contract-model/onnx-builder.ts'
 import type { InferenceSession, OrtRuntime, Tensor, TensorType } from './ort-runtime.ts'

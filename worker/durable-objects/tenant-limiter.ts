@@ -135,7 +135,8 @@ export class TenantLimiter extends DurableObject<Env> {
 
   /**
    * Settles every reservation whose lease ran out (its worker died), deletes closed limit windows, then
-   * writes queued usage records to D1 off the request path. Runs again for the next lease end, or soon when D1 refused the records.
+   * writes queued usage records to D1 off the request path. Runs again for the next lease end, or soon
+   * when D1 refused the records.
    */
   override async alarm(): Promise<void> {
     for (const reservationId of this.#ledger.expired(Date.now())) {

@@ -1,9 +1,10 @@
 /**
  * @module
  * The production key store. A presented key is hashed (SHA-256), the hash is looked up in the isolate's
- * memory (owner-cache.ts), then KV, then D1 (on a miss, which then fills KV), and the tenant's Durable Object decides whether the key is
- * usable right now. KV only maps a hash to ids, which never change, so a stale KV entry cannot revive a
- * revoked key: revocation lives in the Durable Object, which reloads from D1 when the admin API changes it.
+ * memory (owner-cache.ts), then KV, then D1 (on a miss, which then fills KV), and the tenant's Durable
+ * Object decides whether the key is usable right now. KV only maps a hash to ids, which never change, so a
+ * stale KV entry cannot revive a revoked key: revocation lives in the Durable Object, which reloads from D1
+ * when the admin API changes it.
  * Comparing hashes, not keys, is what makes the lookup timing-safe: timing reveals nothing about the key.
  */
 import { limiterFor } from '../durable-objects/limiter-stub.ts'
@@ -17,7 +18,7 @@ import { findKeyOwner } from './tenant-repository.ts'
 /** KV keeps an owner entry this long after its last fill (ids never change; this only bounds KV size). */
 const KV_TTL_SECONDS = 24 * 60 * 60
 
-/** Per isolate: enough for every active key of a large fleet; an hour bounds how long a deleted one lingers. */
+/** Per isolate: room for every active key of a large fleet; an hour bounds how long a deleted one lingers. */
 const owners = new OwnerCache(10_000, 60 * 60 * 1000)
 
 const kvKey = (hash: string) => `key-owner:${hash}`
