@@ -130,11 +130,13 @@ export class Gemma3nRunner implements ModelRunner {
     for (const item of items) {
       const state = this.#state(item)
       // A prompt's last token is decoded like a generated one, so no prompt position's logits are ever
-      // computed into an output (see #feed).
+      // fetched from the session (see #feed).
       const pending = item.phase === 'prefill' ? await this.#prefill(item, state) : item.tokens[0]!
       if (pending === null || !item.sampling) {
         tokens.set(item.seqId, null)
       } else if (this.#batch && state.length > 0 && !state.media?.covers(state.length)) {
+        // Into the batch. Alone instead: a decoder without attention_mask, a one-token prompt (no cache to
+        // join yet), or a last prompt token that is an image or audio soft token.
         state.media = null // the rest of the prompt is in the cache: its media are no longer needed
         rows.push({ seqId: item.seqId, token: pending, sampling: item.sampling, state })
       } else {
