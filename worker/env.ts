@@ -5,7 +5,7 @@
  */
 import type { RateSnapshot } from './durable-objects/limiter-types.ts'
 import type { RelayOutcome } from './streaming/relay.ts'
-import type { Tenant } from './tenancy/tenant-key-store.ts'
+import type { KeyOwner, Tenant } from './tenancy/tenant-key-store.ts'
 
 /** `wrangler types` output plus secrets (`wrangler secret put`, `.dev.vars`, `--var`). */
 export interface Bindings extends Env {
@@ -31,7 +31,17 @@ export interface Bindings extends Env {
 export interface Variables {
   /** Echoed in `x-request-id` and forwarded to the GPU node. */
   requestId: string
-  /** The authenticated tenant (`api-key-auth.ts`). */
+  /** The presented key's owner (`api-key-auth.ts`): identified, not yet known to be usable. */
+  keyOwner: KeyOwner
+  /**
+   * Asks the tenant's Durable Object whether the key is usable now, once per request, and sets `tenant`;
+   * throws the 401 when it is not (`api-key-auth.ts`).
+   */
+  authorizeKey: () => Promise<Tenant>
+  /**
+   * The authorized tenant: set at the door (`api-key-auth.ts`), or for the chat route by its reservation,
+   * which authorizes the key in the same Durable Object call.
+   */
   tenant: Tenant
   /** The parsed, size-capped JSON body (`json-body.ts`); still unvalidated. */
   jsonBody: unknown

@@ -65,9 +65,17 @@ app.get('/health', health)
 app.all('/health', onlyAllow('GET', 'HEAD'))
 
 app.use('/v1/*', rateLimitHeadersMiddleware())
-app.use('/v1/*', apiKeyAuth({ storeFor: createHashedKeyStore }))
-app.post('/v1/chat/completions', jsonBody({ maxBytes: CHAT_LIMITS.maxBodyBytes }), chatCompletions)
-app.all('/v1/chat/completions', onlyAllow('POST'))
+// Chat authorizes the key in its budget reservation: one Durable Object round trip before the node.
+const chatPath = '/v1/chat/completions'
+app.use(
+  '/v1/*',
+  apiKeyAuth({
+    storeFor: createHashedKeyStore,
+    authorizesItself: (c) => c.req.method === 'POST' && c.req.path === chatPath,
+  }),
+)
+app.post(chatPath, jsonBody({ maxBytes: CHAT_LIMITS.maxBodyBytes }), chatCompletions)
+app.all(chatPath, onlyAllow('POST'))
 app.get('/v1/models', models)
 app.all('/v1/models', onlyAllow('GET', 'HEAD'))
 app.get('/v1/usage', usage)

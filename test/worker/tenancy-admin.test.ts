@@ -7,6 +7,7 @@
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { TenantLimiter } from '../../worker/durable-objects/tenant-limiter.ts'
 import app from '../../worker/index.ts'
 import { EDGE, callEdge, chatBody, withTimeout } from './support/edge-client.ts'
 import { admin, chatWith, createTenantWithKey, setLimits } from './support/admin-client.ts'
@@ -127,6 +128,62 @@ describe('keys', () => {
     expect(await after.json()).toEqual(REFUSED)
     const unknown = await callEdge(chatWith(`${key.key.slice(0, -1)}x`, body))
     expect(await unknown.json()).toEqual(REFUSED)
+  })
+
+  it('gives a revoked key the 401 whatever else is wrong, and fetches none of its images', async () => {
+    const { key } = await createTenantWithKey()
+    const imageUrl = 'https://images.example.com/cat.jpg'
+    const withImage = {
+      ...body,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What is this?' },
+            { type: 'image_url', image_url: { url: imageUrl } },
+          ],
+        },
+      ],
+    }
+    const badBodies: [string, unknown][] = [
+      ['no messages', { model: 'gemma-3n-e2b-it' }],
+      ['unknown model', { ...body, model: 'gpt-4o' }],
+      [
+        'bad image',
+        { ...withImage, messages: [{ role: 'user', content: [{ type: 'image_url' }] }] },
+      ],
+    ]
+    // While the key works, each body is refused for what it is.
+    for (const [, bad] of badBodies)
+      expect((await callEdge(chatWith(key.key, bad))).status).not.toBe(401)
+    await admin('DELETE', `/keys/${key.id}`)
+    const fetchSpy = vi.spyOn(globalThis, 'fetch')
+    for (const [what, bad] of badBodies) {
+      const res = await callEdge(chatWith(key.key, bad))
+      expect(res.status, what).toBe(401)
+      expect(await res.json()).toEqual(REFUSED)
+    }
+    const notJson = new Request(chatWith(key.key, body), { body: '{"model": ' })
+    expect((await callEdge(notJson)).status).toBe(401)
+    const image = await callEdge(chatWith(key.key, withImage))
+    expect(image.status).toBe(401)
+    const fetched = fetchSpy.mock.calls.map(([input]) =>
+      String(input instanceof Request ? input.url : input),
+    )
+    expect(fetched.filter((url) => url.startsWith('https://images.example.com'))).toEqual([])
+  })
+
+  it('authorizes a text chat in its reservation: one Durable Object call before the node', async () => {
+    const { key } = await createTenantWithKey()
+    const authorize = vi.spyOn(TenantLimiter.prototype, 'authorize')
+    const reserve = vi.spyOn(TenantLimiter.prototype, 'reserve')
+    expect((await models(key.key)).status).toBe(200) // other routes ask at the door
+    expect(authorize).toHaveBeenCalledTimes(1)
+    const res = await callEdge(chatWith(key.key, body))
+    expect(res.status).toBe(200)
+    await res.text()
+    expect(reserve).toHaveBeenCalledTimes(1)
+    expect(authorize).toHaveBeenCalledTimes(1)
   })
 
   it('refuses a key once it has expired', async () => {

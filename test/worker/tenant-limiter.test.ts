@@ -234,6 +234,34 @@ describe('settling', () => {
     expect(await stub.authorize(tenantId, key.id)).toMatchObject({ keyId: key.id })
     expect((await admin('DELETE', `/keys/${key.id}`)).status).toBe(200)
     expect(await stub.authorize(tenantId, key.id)).toBeNull()
-    expect(await stub.reserve(input(tenantId, key.id))).toEqual({ ok: false, refusal: null })
+    expect(await stub.reserve(input(tenantId, key.id))).toEqual({
+      ok: false,
+      refusal: null,
+      denied: 'key',
+    })
+  })
+
+  it('refuses a model the key may not use, reserving nothing', async () => {
+    const { tenantId, key } = await createTenantWithKey(
+      { daily_tokens: 1_000 },
+      {
+        allowed_models: ['Gemma-3n-E2B-it'],
+      },
+    )
+    const stub = stubFor(tenantId)
+    const other = input(tenantId, key.id)
+    other.record.model = 'some-other-model'
+    expect(await stub.reserve(other)).toMatchObject({
+      ok: false,
+      refusal: null,
+      denied: 'model',
+      grant: { keyId: key.id, allowedModels: ['Gemma-3n-E2B-it'] },
+    })
+    // Model ids compare case-insensitively; the refusal took nothing from the budget.
+    expect(await stub.reserve(input(tenantId, key.id))).toMatchObject({
+      ok: true,
+      grant: { tenantId, keyId: key.id },
+      snapshot: { budget: { limit: 1_000, remaining: 860 } }, // 40 prompt + 100 completion tokens
+    })
   })
 })

@@ -3,6 +3,8 @@
  * The budget step of a chat request: reserve in the tenant's Durable Object before the GPU node is called
  * (or throw the 429), keep the reservation's lease alive while the request runs, and settle it exactly once
  * with what was really used. If the worker dies, the lease runs out and the object's alarm settles it.
+ * The reservation is also the key's authorization (the 401 of a revoked key, the 403 of a model the key
+ * may not use): one Durable Object round trip where there were two, on the way to the first token.
  */
 import type { Context } from 'hono'
 import type { ChatRequest } from '../../shared/chat-request.ts'
@@ -11,6 +13,7 @@ import type { Charge } from '../durable-objects/limiter-types.ts'
 import type { AppEnv } from '../env.ts'
 import { AuthenticationError, GatewayError } from '../errors.ts'
 import { countMedia } from '../media/media-tokens.ts'
+import { tenantOf } from '../tenancy/tenant-key-store.ts'
 import { promptTokensUpperBound } from './prompt-estimate.ts'
 import { refusalError } from './refusal-error.ts'
 
@@ -32,7 +35,8 @@ export interface ChatReservation {
 const MODEL_NOT_ALLOWED = { status: 403, type: 'invalid_request_error', code: 'model_not_allowed' }
 
 /**
- * Reserves prompt (upper bound) + completion tokens for `request`; throws the refusal as a `GatewayError`.
+ * Reserves prompt (upper bound) + completion tokens for `request` and sets `c.var.tenant`; throws the
+ * refusal as a `GatewayError`.
  * @example
  * const reservation = await reserveChat(c, request, nodeBody.max_completion_tokens)
  * c.executionCtx.waitUntil(outcome.then((o) => reservation.settle(settlementOf(o))))
@@ -43,26 +47,20 @@ export async function reserveChat(
   maxCompletionTokens: number,
   audioSeconds = 0,
 ): Promise<ChatReservation> {
-  const tenant = c.get('tenant')
-  const allowed = tenant.allowedModels
-  if (allowed && !allowed.some((model) => model.toLowerCase() === request.model.toLowerCase())) {
-    throw new GatewayError(MODEL_NOT_ALLOWED, 'This API key may not use this model.', {
-      param: 'model',
-    })
-  }
+  const owner = c.get('keyOwner')
   const startedAt = Date.now()
   const media = countMedia(request)
-  const stub = limiterFor(c.env.TENANT_LIMITER, tenant.id)
+  const stub = limiterFor(c.env.TENANT_LIMITER, owner.tenantId)
   const result = await stub.reserve({
-    tenantId: tenant.id,
-    keyId: tenant.keyId,
+    tenantId: owner.tenantId,
+    keyId: owner.keyId,
     user: request.user,
     promptTokens: promptTokensUpperBound(request),
     maxCompletionTokens,
     flexibleCompletion: request.maxCompletionTokens === null,
     record: {
       requestId: c.get('requestId'),
-      keyId: tenant.keyId,
+      keyId: owner.keyId,
       endUser: request.user,
       model: request.model,
       images: media.images,
@@ -71,9 +69,17 @@ export async function reserveChat(
       startedAt,
     },
   })
+  if ('grant' in result) c.set('tenant', tenantOf(result.grant))
   if (!result.ok) {
-    // Revoked between authentication and now: the same 401 as at the door.
-    if (result.refusal === null) throw new AuthenticationError('Incorrect API key provided.')
+    // Revoked or expired: the same 401 as at the door.
+    if (result.refusal === null && result.denied === 'key') {
+      throw new AuthenticationError('Incorrect API key provided.')
+    }
+    if (result.refusal === null) {
+      throw new GatewayError(MODEL_NOT_ALLOWED, 'This API key may not use this model.', {
+        param: 'model',
+      })
+    }
     c.set('rateLimit', result.snapshot)
     throw refusalError(result.refusal)
   }

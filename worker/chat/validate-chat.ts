@@ -1,8 +1,10 @@
 /**
  * @module
- * Turns the parsed JSON body into what the edge forwards: the validated `ChatRequest` (shared validator, so
- * edge and node refuse the same inputs the same way), the model check, the token clamp, and the node body
- * with its images and audio shaped (worker/media: downscaled JPEG data: URLs, 16 kHz mono WAV).
+ * Turns the parsed JSON body into what the edge forwards, in two steps. `checkChat` is cheap and does no
+ * I/O: the validated `ChatRequest` (shared validator, so edge and node refuse the same inputs the same way),
+ * the model check, the media counts and the token clamp. `shapeChat` then builds the node body with its
+ * images and audio shaped (worker/media: downscaled JPEG data: URLs, 16 kHz mono WAV), which may decode
+ * megabytes and fetch remote images: the chat route makes sure the key is usable before that.
  */
 import type { ChatRequest } from '../../shared/chat-request.ts'
 import { parseChatRequest } from '../../shared/chat-request.ts'
@@ -10,7 +12,17 @@ import { MODEL_ID } from '../../shared/protocol.ts'
 import { BadRequestError, NotFoundError } from '../errors.ts'
 import { countMediaParts, shapeMessages } from '../media/shape-messages.ts'
 import type { MediaShapingOptions, MediaStats } from '../media/shape-messages.ts'
+import type { MediaCounts } from '../media/media-tokens.ts'
 import { clampCompletionTokens } from './token-bounds.ts'
+
+/** A request that passed the cheap checks. */
+export interface CheckedChat {
+  request: ChatRequest
+  /** The clamped `max_completion_tokens`. */
+  maxCompletionTokens: number
+  /** Media parts in the request (images, audio clips), within the per-request limits. */
+  media: MediaCounts
+}
 
 /** A request the edge accepted, and the exact JSON body the node gets. */
 export interface ValidatedChat {
@@ -26,15 +38,12 @@ function isServedModel(model: string): boolean {
 }
 
 /**
- * Validates the body and shapes its media, or throws the 400/404 the client should see. Cheap checks
- * (schema, model, media counts, context) run before any media is decoded.
+ * The checks that need no I/O (schema, model, media counts, context), or throws the 400/404 the client
+ * should see.
  * @example
- * const { request, nodeBody } = await validateChat(c.get('jsonBody'), { images: c.env.IMAGES })
+ * const checked = checkChat(c.get('jsonBody'))
  */
-export async function validateChat(
-  body: unknown,
-  media: MediaShapingOptions = {},
-): Promise<ValidatedChat> {
+export function checkChat(body: unknown): CheckedChat {
   const parsed = parseChatRequest(body)
   if (!parsed.ok) {
     const { message, param, unsupported } = parsed.problem
@@ -52,7 +61,7 @@ export async function validateChat(
       'model',
     )
   }
-  countMediaParts(request)
+  const media = countMediaParts(request)
   const maxCompletionTokens = clampCompletionTokens(request)
   if (maxCompletionTokens === null) {
     throw new BadRequestError(
@@ -61,6 +70,20 @@ export async function validateChat(
       'context_length_exceeded',
     )
   }
+  return { request, maxCompletionTokens, media }
+}
+
+/**
+ * The node body of a checked request, with its media shaped; throws the 400 of a bad image or clip.
+ * @example
+ * const { nodeBody } = await shapeChat(checked, c.get('jsonBody'), { images: c.env.IMAGES })
+ */
+export async function shapeChat(
+  checked: CheckedChat,
+  body: unknown,
+  media: MediaShapingOptions = {},
+): Promise<ValidatedChat> {
+  const { request, maxCompletionTokens } = checked
   // Everything else goes to the node as the client sent it (parseChatRequest has validated it). The node
   // always streams with usage, so the edge sees exact usage whatever the client asked for.
   // `max_tokens` is deprecated and already folded into `max_completion_tokens`.

@@ -71,10 +71,14 @@ export type ReserveResult =
       reservedTokens: number
       leaseMs: number
       snapshot: RateSnapshot
+      /** What `authorize` would have answered: a reservation is also the key's authorization. */
+      grant: KeyGrant
     }
-  | { ok: false; refusal: Refusal; snapshot: RateSnapshot }
+  | { ok: false; refusal: Refusal; snapshot: RateSnapshot; grant: KeyGrant }
+  /** The key may not use `record.model`. */
+  | { ok: false; refusal: null; denied: 'model'; grant: KeyGrant }
   /** The key is unknown, revoked or expired: the same answer for all three. */
-  | { ok: false; refusal: null }
+  | { ok: false; refusal: null; denied: 'key' }
 
 /** How much of a reservation to charge: the node's exact usage, nothing, or all of it (worst case). */
 export type Charge =

@@ -8,6 +8,7 @@ import { isUnlimited } from '../tenancy/limits.ts'
 import type { KeyRecord, TenantRecord } from '../tenancy/tenant-repository.ts'
 import { getTenant, listKeys } from '../tenancy/tenant-repository.ts'
 import type { Scope } from './ledger.ts'
+import type { KeyGrant, RateSnapshot } from './limiter-types.ts'
 
 export interface TenantConfig {
   tenant: TenantRecord
@@ -30,6 +31,23 @@ export function usableKey(config: TenantConfig, keyId: string, now: number): Key
   if (!key || key.revokedAt !== null) return null
   if (key.expiresAt !== null && now >= key.expiresAt) return null
   return key
+}
+
+/** Whether `key` may use `model` (model ids compare case-insensitively, as the edge's model check does). */
+export function modelAllowed(key: KeyRecord, model: string): boolean {
+  const lower = model.toLowerCase()
+  return key.allowedModels === null || key.allowedModels.some((m) => m.toLowerCase() === lower)
+}
+
+/** What the worker learns about a usable key: its tenant, its model list and the limits' state. */
+export function grantOf(config: TenantConfig, key: KeyRecord, snapshot: RateSnapshot): KeyGrant {
+  return {
+    tenantId: config.tenant.id,
+    tenantName: config.tenant.name,
+    keyId: key.id,
+    allowedModels: key.allowedModels,
+    snapshot,
+  }
 }
 
 /** The limit sets a request is held to: the tenant's, the key's (if any), the end user's (if any). */

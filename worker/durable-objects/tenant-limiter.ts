@@ -19,7 +19,7 @@ import type {
   UsageRecord,
 } from './limiter-types.ts'
 import type { TenantConfig } from './tenant-config.ts'
-import { loadTenantConfig, scopesFor, usableKey } from './tenant-config.ts'
+import { grantOf, loadTenantConfig, modelAllowed, scopesFor, usableKey } from './tenant-config.ts'
 import { flushUsage } from './usage-outbox.ts'
 
 /** A reservation lives this long without a renewal; the worker renews every `LEASE_MS / 3`. */
@@ -44,13 +44,7 @@ export class TenantLimiter extends DurableObject<Env> {
     const now = Date.now()
     const key = config && usableKey(config, keyId, now)
     if (!config || !key) return null
-    return {
-      tenantId,
-      tenantName: config.tenant.name,
-      keyId,
-      allowedModels: key.allowedModels,
-      snapshot: this.#ledger.snapshot(scopesFor(config, key, null), now),
-    }
+    return grantOf(config, key, this.#ledger.snapshot(scopesFor(config, key, null), now))
   }
 
   async reserve(input: ReserveInput): Promise<ReserveResult> {
@@ -63,8 +57,12 @@ export class TenantLimiter extends DurableObject<Env> {
   /** The synchronous core of `reserve`, with the clock as a parameter (tests move it). */
   reserveAt(config: TenantConfig | null, input: ReserveInput, now: number): ReserveResult {
     const key = config && usableKey(config, input.keyId, now)
-    if (!config || !key) return { ok: false, refusal: null }
+    if (!config || !key) return { ok: false, refusal: null, denied: 'key' }
     const scopes = scopesFor(config, key, input.user)
+    if (!modelAllowed(key, input.record.model)) {
+      const grant = grantOf(config, key, this.#ledger.snapshot(scopes, now))
+      return { ok: false, refusal: null, denied: 'model', grant }
+    }
     const decision = decide(this.#ledger, scopes, input, now)
     if (!decision.ok) {
       const snapshot = this.#ledger.snapshot(scopes, now)
@@ -72,19 +70,26 @@ export class TenantLimiter extends DurableObject<Env> {
         status: 429,
         outcome: `refused:${decision.refusal.field}`,
       })
-      return { ok: false, refusal: decision.refusal, snapshot }
+      return {
+        ok: false,
+        refusal: decision.refusal,
+        snapshot,
+        grant: grantOf(config, key, snapshot),
+      }
     }
     const id = newId('res')
     const tokens = input.promptTokens + decision.completionTokens
     const record = JSON.stringify({ ...input.record, tenantId: input.tenantId })
     this.#ledger.admit({ id, tokens, leaseUntil: now + LEASE_MS, record }, scopes, now)
+    const snapshot = this.#ledger.snapshot(scopes, now)
     return {
       ok: true,
       reservationId: id,
       completionTokens: decision.completionTokens,
       reservedTokens: tokens,
       leaseMs: LEASE_MS,
-      snapshot: this.#ledger.snapshot(scopes, now),
+      snapshot,
+      grant: grantOf(config, key, snapshot),
     }
   }
 

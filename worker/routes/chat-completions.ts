@@ -1,8 +1,10 @@
 /**
  * @module
- * `POST /v1/chat/completions`: validate → clamp → reserve the tenant's budget → route to a node (retrying
- * other nodes before the first byte) → relay its stream (streaming client) or aggregate it (non-streaming
- * client) → settle the reservation. Thin on purpose: each step lives in its own module.
+ * `POST /v1/chat/completions`: check → shape the media → reserve the tenant's budget → route to a node
+ * (retrying other nodes before the first byte) → relay its stream (streaming client) or aggregate it
+ * (non-streaming client) → settle the reservation. Thin on purpose: each step lives in its own module.
+ * The reservation also authorizes the key (api-key-auth.ts); a request with media has its key authorized
+ * before the shaping instead, so a revoked key never makes the edge decode or fetch anything.
  * Settling: the node's usage when it reported any (it reports the usage so far on every chunk, so a
  * stream that breaks is charged exactly what was generated); nothing when no node accepted; the whole
  * reservation (the most that can have been generated) only when a node accepted and reported nothing.
@@ -12,7 +14,7 @@ import type { Usage } from '../../shared/openai.ts'
 import { reserveChat } from '../budget/chat-reservation.ts'
 import type { ChatReservation } from '../budget/chat-reservation.ts'
 import { tapFirstToken } from '../budget/first-token-tap.ts'
-import { validateChat } from '../chat/validate-chat.ts'
+import { checkChat, shapeChat } from '../chat/validate-chat.ts'
 import type { Charge } from '../durable-objects/limiter-types.ts'
 import type { Lease } from '../durable-objects/node-registry.ts'
 import type { AppEnv } from '../env.ts'
@@ -72,9 +74,10 @@ async function routeOrRelease(
 
 /** The route handler; mounted after `apiKeyAuth` and `jsonBody`. */
 export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
-  const { request, nodeBody, media } = await validateChat(c.get('jsonBody'), {
-    images: c.env.IMAGES,
-  })
+  const body = c.get('jsonBody')
+  const checked = checkChat(body)
+  if (checked.media.images + checked.media.clips > 0) await c.get('authorizeKey')()
+  const { request, nodeBody, media } = await shapeChat(checked, body, { images: c.env.IMAGES })
   // The node lease and the tenant's reservation are independent: ask for both at once.
   const firstLease = prefetchLease(c.env)
   let reservation: ChatReservation

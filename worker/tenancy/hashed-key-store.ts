@@ -2,15 +2,16 @@
  * @module
  * The production key store. A presented key is hashed (SHA-256), the hash is looked up in the isolate's
  * memory (owner-cache.ts), then KV, then D1 (on a miss, which then fills KV), and the tenant's Durable
- * Object decides whether the key is usable right now. KV only maps a hash to ids, which never change, so a
- * stale KV entry cannot revive a revoked key: revocation lives in the Durable Object, which reloads from D1
- * when the admin API changes it.
+ * Object decides whether the key is usable right now (`authorize`, or the chat route's reservation). KV
+ * only maps a hash to ids, which never change, so a stale KV entry cannot revive a revoked key: revocation
+ * lives in the Durable Object, which reloads from D1 when the admin API changes it.
  * Comparing hashes, not keys, is what makes the lookup timing-safe: timing reveals nothing about the key.
  */
 import { limiterFor } from '../durable-objects/limiter-stub.ts'
 import type { Bindings } from '../env.ts'
 import { hashApiKey } from './key-material.ts'
 import { OwnerCache } from './owner-cache.ts'
+import { tenantOf } from './tenant-key-store.ts'
 import type { TenantKeyStore } from './tenant-key-store.ts'
 import type { KeyOwner } from './tenant-repository.ts'
 import { findKeyOwner } from './tenant-repository.ts'
@@ -42,21 +43,13 @@ async function ownerOf(env: Bindings, hash: string): Promise<KeyOwner | null> {
  */
 export function createHashedKeyStore(env: Bindings): TenantKeyStore {
   return {
-    async lookup(key) {
-      const owner = await ownerOf(env, await hashApiKey(key))
-      if (!owner) return null
-      const grant = await limiterFor(env.TENANT_LIMITER, owner.tenantId).authorize(
-        owner.tenantId,
-        owner.keyId,
-      )
-      if (!grant) return null
-      return {
-        id: grant.tenantId,
-        name: grant.tenantName,
-        keyId: grant.keyId,
-        allowedModels: grant.allowedModels,
-        rateSnapshot: grant.snapshot,
-      }
+    async identify(key) {
+      return ownerOf(env, await hashApiKey(key))
+    },
+    async authorize(owner) {
+      const limiter = limiterFor(env.TENANT_LIMITER, owner.tenantId)
+      const grant = await limiter.authorize(owner.tenantId, owner.keyId)
+      return grant && tenantOf(grant)
     },
   }
 }
