@@ -7,6 +7,9 @@
  * and the JavaScript overhead of the node's decode steps. Prints tables and the targets of issue 3, and
  * writes test/bench/results.json. Then the edge's media shaping benchmark (test/bench/media; BENCH_MEDIA=0
  * skips it). BENCH_LEVELS (e.g. `1,16`) and BENCH_MAX_TOKENS resize the run.
+ * Every level runs BENCH_PASSES times (3 by default), the passes interleaved (1, 4, 16, 64, 1, 4, …) so a
+ * slow spell of the machine hits all levels alike; the tables and targets use each level's median pass by
+ * tokens/s, and results.json keeps every pass.
  */
 import { writeFile } from 'node:fs/promises'
 import { cpus } from 'node:os'
@@ -21,6 +24,7 @@ import { transformersBaseline } from './transformers-baseline.ts'
 
 const LEVELS = (process.env.BENCH_LEVELS ?? '1,4,16,64').split(',').map(Number)
 const MAX_TOKENS = Number(process.env.BENCH_MAX_TOKENS || 64)
+const PASSES = Math.max(1, Number(process.env.BENCH_PASSES || 3))
 const modelDir = process.env.GEMMA_MODEL_DIR || (await ensureContractModel())
 
 const round = (row: object) =>
@@ -42,17 +46,28 @@ try {
   const widest = Math.min(Math.max(...LEVELS), health.load.max_running)
   await runLevel(stack.nodeUrl, { nodeSecret: stack.nodeSecret }, widest, 8)
   await runLevel(stack.workerUrl, stack.apiKey, 2, 8)
-  const node: LevelResult[] = []
-  const overhead: Record<number, number> = {}
-  for (const level of LEVELS) {
-    const before = await stepCounters(stack.nodeUrl, stack.nodeSecret)
-    node.push(await runLevel(stack.nodeUrl, { nodeSecret: stack.nodeSecret }, level, MAX_TOKENS))
-    const after = await stepCounters(stack.nodeUrl, stack.nodeSecret)
-    overhead[level] = 1 - (after.run - before.run) / (after.step - before.step)
+  const nodePasses: NodeLevelResult[] = []
+  for (let pass = 0; pass < PASSES; pass++) {
+    for (const level of LEVELS) {
+      const before = await stepCounters(stack.nodeUrl, stack.nodeSecret)
+      const result = await runLevel(
+        stack.nodeUrl,
+        { nodeSecret: stack.nodeSecret },
+        level,
+        MAX_TOKENS,
+      )
+      const after = await stepCounters(stack.nodeUrl, stack.nodeSecret)
+      const jsOverhead = 1 - (after.run - before.run) / (after.step - before.step)
+      nodePasses.push({ ...result, js_overhead: jsOverhead })
+    }
   }
-  const edge: LevelResult[] = []
-  for (const level of LEVELS)
-    edge.push(await runLevel(stack.workerUrl, stack.apiKey, level, MAX_TOKENS))
+  const edgePasses: LevelResult[] = []
+  for (let pass = 0; pass < PASSES; pass++) {
+    for (const level of LEVELS)
+      edgePasses.push(await runLevel(stack.workerUrl, stack.apiKey, level, MAX_TOKENS))
+  }
+  const node = LEVELS.map((level) => medianPass(nodePasses, level))
+  const edge = LEVELS.map((level) => medianPass(edgePasses, level))
   // Not a target: what a request costs before any gemma-edge logic runs, to read the TTFT gap against.
   const floor = {
     edge_404_p50_ms: await roundTripP50(`${stack.workerUrl}/bench-no-such-route`),
@@ -69,20 +84,21 @@ try {
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
     model: health.model,
-    workload: { max_completion_tokens: MAX_TOKENS, levels: LEVELS },
-    node: node.map((r) => ({ ...r, js_overhead: overhead[r.concurrency] })),
+    workload: { max_completion_tokens: MAX_TOKENS, levels: LEVELS, passes: PASSES },
+    node,
     edge,
+    passes: { node: nodePasses, edge: edgePasses },
     round_trip_floor: floor,
     transformers_js: baseline,
     media,
-    targets: targets(node, edge, baseline, overhead),
+    targets: targets(node, edge, baseline, [...nodePasses, ...edgePasses]),
   }
   console.log(
     `model: ${health.model.dtype} on ${health.model.device}${health.model.contract_model ? ' (random-weight contract model)' : ''}`,
   )
-  console.log('GPU node alone')
-  console.table(node.map((r) => round({ ...r, js_overhead: overhead[r.concurrency] })))
-  console.log('through the edge')
+  console.log(`GPU node alone (median of ${PASSES} passes by tokens/s)`)
+  console.table(node.map(round))
+  console.log(`through the edge (median of ${PASSES} passes by tokens/s)`)
   console.table(edge.map(round))
   console.log(
     `round trip of a 404 (the path before any handler): edge ${floor.edge_404_p50_ms.toFixed(1)} ms, node ${floor.node_404_p50_ms.toFixed(1)} ms`,
@@ -96,6 +112,16 @@ try {
       `12 MP JPEG -> 768 px: WASM p50 / sharp p50 = ${media.jpegWasmToSharpRatio} (target <= 3)`,
     )
   }
+  const spread = (passes: LevelResult[], level: number) =>
+    passes
+      .filter((r) => r.concurrency === level)
+      .map((r) => r.tokens_per_s.toFixed(0))
+      .join(', ')
+  for (const level of LEVELS) {
+    console.log(
+      `c${level} tokens/s per pass: node ${spread(nodePasses, level)}; edge ${spread(edgePasses, level)}`,
+    )
+  }
   console.log('targets')
   console.table(results.targets as object)
   await writeFile(
@@ -107,11 +133,24 @@ try {
   await stopStack()
 }
 
+interface NodeLevelResult extends LevelResult {
+  /** Share of the level's decode-step time spent outside `session.run`. */
+  js_overhead: number
+}
+
+/** The pass of `level` with the median tokens/s (the upper median for an even count). */
+function medianPass<T extends LevelResult>(passes: T[], level: number): T {
+  const runs = passes
+    .filter((r) => r.concurrency === level)
+    .sort((a, b) => a.tokens_per_s - b.tokens_per_s)
+  return runs[Math.floor(runs.length / 2)]!
+}
+
 function targets(
-  node: LevelResult[],
+  node: NodeLevelResult[],
   edge: LevelResult[],
   baseline: { concurrency: number; tokens_per_s: number }[],
-  overhead: Record<number, number>,
+  allPasses: LevelResult[],
 ) {
   const at = <T extends { concurrency: number }>(rows: T[], c: number) =>
     rows.find((r) => r.concurrency === c)
@@ -144,18 +183,18 @@ function targets(
       met: extra <= allowed,
     }
   }
-  if (overhead[16] !== undefined) {
+  if (n16) {
     rows['JS overhead at c16'] = {
-      value: overhead[16],
+      value: n16.js_overhead,
       target: '<= 0.10',
-      met: overhead[16] <= 0.1,
+      met: n16.js_overhead <= 0.1,
     }
   }
-  const n64 = at(node, 64)
-  const e64 = at(edge, 64)
-  if (n64 && e64) {
-    const failed = n64.failed + e64.failed
-    rows['failed requests at c64 (node + edge)'] = {
+  // Every pass counts here, not only the median one: one failed request anywhere misses the target.
+  const at64 = allPasses.filter((r) => r.concurrency === 64)
+  if (at64.length > 0) {
+    const failed = at64.reduce((sum, r) => sum + r.failed, 0)
+    rows['failed requests at c64 (node + edge, all passes)'] = {
       value: failed,
       target: '0 (queue or clean 503)',
       met: failed === 0,
