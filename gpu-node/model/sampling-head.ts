@@ -9,6 +9,9 @@
  * in the top K has fewer than K better ids, so fewer than K blocks have a better maximum than its own block.
  * The kept blocks are put back in id order first, so ties still go to the lower id, as with a plain TopK.
  * Measured on one CPU core at 262,400 ids (B = 128): 0.46 → 0.11 ms for 1 row, 3.9 → 3.4 ms for 16 rows.
+ * Only on the CPU devices (cpu, wasm), where it was measured: on cuda and webgpu a TopK is one kernel over
+ * logits already on the device, and an operator the execution provider lacks would send them back to the
+ * CPU, so those keep the plain graph.
  */
 import { GraphBuilder } from '../contract-model/onnx-builder.ts'
 import type { InferenceSession, OrtRuntime, Tensor, TensorType } from './ort-runtime.ts'
@@ -43,7 +46,8 @@ export class SamplingHead {
     vocab: number,
   ): Promise<SamplingHead> {
     const k = Math.min(HEAD_CANDIDATES, vocab)
-    const blockSize = blockSizeFor(vocab, k)
+    const onCpu = runtime.device === 'cpu' || runtime.device === 'wasm'
+    const blockSize = onCpu ? blockSizeFor(vocab, k) : null
     const model = blockSize
       ? buildTwoStage(logitsType, vocab, k, blockSize)
       : build(logitsType, vocab, k)
