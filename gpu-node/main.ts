@@ -12,6 +12,14 @@ import { startNode } from './node-server.ts'
  */
 const EXPLAINED = new Set(['ConfigError', 'ContractMismatchError', 'ModelFolderError'])
 
+/** The startup banner's words for `ModelInfo.promptLogits`. */
+const PROMPT_LOGITS = {
+  num_logits_to_keep: "no logits computed for prompt positions (the decoder's num_logits_to_keep)",
+  graph_rewritten: 'no logits computed for prompt positions (lm_head cut to the last position)',
+  computed:
+    'logits computed for every prompt position (decoder graph not recognised; see GPU_NODE_PREFILL_CHUNK)',
+} as const
+
 try {
   const config = loadConfig()
   if (!config.modelDir)
@@ -29,6 +37,7 @@ try {
         .join(', ')}`,
       `  runtime: onnxruntime-${info.runtime} on ${info.device}`,
       `  decode:  ${info.batchedDecode ? 'batched (one decoder call per step)' : 'one sequence per decoder call (the decoder declares no attention_mask)'}`,
+      `  prompts: ${PROMPT_LOGITS[info.promptLogits]}`,
       info.contractModel ? `  NOTE:    ${info.contractModel.note}` : '',
       config.secretGenerated
         ? `  GPU_NODE_SECRET was unset; this run uses: ${config.secrets[0]}`

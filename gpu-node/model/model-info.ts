@@ -14,6 +14,8 @@ export function describeModel(
   folder: ModelFolder,
   runtime: OrtRuntime,
   sig: DecoderSignature,
+  /** The decoder graph was rewritten to compute logits for the last position only. */
+  lastPositionRewrite = false,
 ): ModelInfo {
   const text = folder.textConfig
   const marker = folder.config.gemma_edge_contract_model as { note?: string } | undefined
@@ -33,6 +35,11 @@ export function describeModel(
     contextLength: Number(text.max_position_embeddings ?? 32_768),
     hasAttentionMask: sig.hasAttentionMask,
     batchedDecode: sig.hasAttentionMask,
+    promptLogits: sig.hasNumLogitsToKeep
+      ? 'num_logits_to_keep'
+      : lastPositionRewrite
+        ? 'graph_rewritten'
+        : 'computed',
     vision: false,
     audio: false,
     kvLayers: sig.cache.length / 2,

@@ -38,9 +38,15 @@ export async function openNodeRuntime(runtimeOptions: RuntimeOptions): Promise<O
   return {
     name: 'node',
     device,
-    async createSession(file: SessionFile, keepOnDevice: string[] = []) {
-      // A path load resolves external data (`location` in the graph) relative to the .onnx file.
-      return ort.InferenceSession.create(file.path, options(keepOnDevice))
+    async createSession(file: SessionFile, keepOnDevice: string[] = [], graph?: Uint8Array) {
+      // A path load resolves external data (`location` in the graph) relative to the .onnx file; a load
+      // from bytes is told that folder.
+      if (!graph) return ort.InferenceSession.create(file.path, options(keepOnDevice))
+      const folder = { model_external_initializers_file_folder_path: dirname(file.path) }
+      return ort.InferenceSession.create(graph, {
+        ...options(keepOnDevice),
+        extra: { session: folder },
+      })
     },
     async createSessionFromBytes(model: Uint8Array, keepOnDevice: string[] = []) {
       return ort.InferenceSession.create(model, options(keepOnDevice))

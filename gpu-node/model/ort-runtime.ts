@@ -19,8 +19,16 @@ export type TensorData = Float32Array | Uint16Array | BigInt64Array | Uint8Array
 export interface OrtRuntime {
   readonly name: RuntimeName
   readonly device: DeviceName
-  /** Loads one session file with its external data; outputs named in `keepOnDevice` stay on the device. */
-  createSession(file: SessionFile, keepOnDevice?: string[]): Promise<InferenceSession>
+  /**
+   * Loads one session file with its external data; outputs named in `keepOnDevice` stay on the device.
+   * `graph`: the `.onnx` bytes to load instead of the file's own (a rewritten graph whose external data
+   * are still the file's).
+   */
+  createSession(
+    file: SessionFile,
+    keepOnDevice?: string[],
+    graph?: Uint8Array,
+  ): Promise<InferenceSession>
   /** Loads a small in-memory graph (no external data) on the same device. */
   createSessionFromBytes(model: Uint8Array, keepOnDevice?: string[]): Promise<InferenceSession>
   tensor(type: TensorType, data: TensorData, dims: readonly number[]): Tensor

@@ -34,7 +34,7 @@ export async function openWebRuntime(options: RuntimeOptions): Promise<OrtRuntim
   return {
     name: 'web',
     device: device as DeviceName,
-    async createSession(file: SessionFile, keepOnDevice: string[] = []) {
+    async createSession(file: SessionFile, keepOnDevice: string[] = [], graph?: Uint8Array) {
       // The wasm runtime cannot open files itself: hand it the graph and every external data chunk.
       const folder = dirname(file.path)
       const externalData = await Promise.all(
@@ -43,7 +43,7 @@ export async function openWebRuntime(options: RuntimeOptions): Promise<OrtRuntim
           data: new Uint8Array(await readFile(join(folder, name))),
         })),
       )
-      const model = new Uint8Array(await readFile(file.path))
+      const model = graph ?? new Uint8Array(await readFile(file.path))
       try {
         return await ort.InferenceSession.create(model, {
           ...sessionOptions(keepOnDevice),
