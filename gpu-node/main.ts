@@ -14,8 +14,8 @@ const EXPLAINED = new Set(['ConfigError', 'ContractMismatchError', 'ModelFolderE
 
 /** The startup banner's words for `ModelInfo.promptLogits`. */
 const PROMPT_LOGITS = {
-  num_logits_to_keep: "no logits computed for prompt positions (the decoder's num_logits_to_keep)",
-  graph_rewritten: 'no logits computed for prompt positions (lm_head cut to the last position)',
+  num_logits_to_keep: "logits of one position per prompt chunk (the decoder's num_logits_to_keep)",
+  graph_rewritten: 'no logits computed for prompt chunks (lm_head input sliced at load)',
   computed:
     'logits computed for every prompt position (decoder graph not recognised; see GPU_NODE_PREFILL_CHUNK)',
 } as const

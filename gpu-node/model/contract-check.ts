@@ -5,6 +5,7 @@
  * does not fit: a missing input, an unexpected one, a wrong dtype, a dimension that disagrees with
  * config.json. What passes is summarised as the signatures the runner uses; nothing is assumed beyond them.
  */
+import { LOGITS_FROM_INPUT } from './last-position-logits.ts'
 import type { JsonObject } from './model-folder.ts'
 import type { InferenceSession, TensorType } from './ort-runtime.ts'
 
@@ -22,6 +23,8 @@ export interface DecoderSignature {
   hasAttentionMask: boolean
   hasPositionIds: boolean
   hasNumLogitsToKeep: boolean
+  /** The decoder was loaded rewritten (last-position-logits.ts): it takes `gemma_edge_logits_from`. */
+  hasLogitsFrom: boolean
   hasUseCacheBranch: boolean
   embedsType: TensorType
   perLayerType: TensorType
@@ -46,6 +49,7 @@ const DECODER_OPTIONAL = new Set([
   'position_ids',
   'num_logits_to_keep',
   'use_cache_branch',
+  LOGITS_FROM_INPUT, // not the export's: added by the node's own rewrite (last-position-logits.ts)
 ])
 const CACHE_NAME = /^past_key_values\.(\d+)\.(key|value)$/
 
@@ -121,6 +125,7 @@ export function checkTextContract(
     hasAttentionMask: inputs.has('attention_mask'),
     hasPositionIds: inputs.has('position_ids'),
     hasNumLogitsToKeep: inputs.has('num_logits_to_keep'),
+    hasLogitsFrom: inputs.has(LOGITS_FROM_INPUT),
     hasUseCacheBranch: inputs.has('use_cache_branch'),
     embedsType: inputs.get('inputs_embeds')!.type as TensorType,
     perLayerType: inputs.get('per_layer_inputs')!.type as TensorType,

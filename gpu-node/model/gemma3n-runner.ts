@@ -25,7 +25,7 @@ import type { DecoderSignature } from './contract-check.ts'
 import { rowLogits } from './logits-row.ts'
 import { KvBatch } from './kv-batch.ts'
 import { KvGraphs } from './kv-graphs.ts'
-import { lastPositionLogits } from './last-position-logits.ts'
+import { LOGITS_FROM_INPUT, LOGITS_FROM_NONE, lastPositionLogits } from './last-position-logits.ts'
 import { MediaEncoders } from './media-encoders.ts'
 import { readModelFolder } from './model-folder.ts'
 import { PromptMedia } from './prompt-media.ts'
@@ -107,20 +107,20 @@ export class Gemma3nRunner implements ModelRunner {
     const runtime = await openRuntime(options)
     const decoderFile = folder.files.decoder_model_merged!
     const embed = await runtime.createSession(folder.files.embed_tokens!)
-    const lastOnly =
+    const rewritten =
       lastPositionLogits(new Uint8Array(await readFile(decoderFile.path))) ?? undefined
-    let decoder = await runtime.createSession(decoderFile, [], lastOnly)
+    let decoder = await runtime.createSession(decoderFile, [], rewritten)
     if (runtime.device === 'webgpu') {
       // Reopen with the cache outputs kept on the GPU: they are fed straight back next step.
       const present = decoder.outputNames.filter((name) => name.startsWith('present'))
       await decoder.release()
-      decoder = await runtime.createSession(decoderFile, present, lastOnly)
+      decoder = await runtime.createSession(decoderFile, present, rewritten)
     }
     const signature = checkTextContract(folder.dir, folder.textConfig, embed, decoder)
     const graphs = signature.hasAttentionMask
       ? await KvGraphs.create(runtime, signature.cache)
       : null
-    const info = describeModel(folder, runtime, signature, lastOnly !== undefined)
+    const info = describeModel(folder, runtime, signature)
     const head = await SamplingHead.create(runtime, signature.logitsType, info.vocabSize)
     const encoders = await MediaEncoders.load(runtime, folder.files)
     info.vision = encoders.hasVision
@@ -271,7 +271,7 @@ export class Gemma3nRunner implements ModelRunner {
       1,
       total,
     ])
-    this.#optionalFeeds(feeds, state.length > 0)
+    this.#optionalFeeds(feeds, state.length > 0, withLogits)
     for (const cache of this.#signature.cache) {
       feeds[cache.name] = state.past.get(cache.name) ?? this.#emptyCache(cache.type, cache.shape)
     }
@@ -318,11 +318,18 @@ export class Gemma3nRunner implements ModelRunner {
   }
 
   /** Inputs some exports declare; fed only when declared (transformers.js does the same). */
-  #optionalFeeds(feeds: Record<string, Tensor>, hasPast: boolean): void {
+  #optionalFeeds(feeds: Record<string, Tensor>, hasPast: boolean, withLogits = true): void {
     const sig = this.#signature
     if (!sig.hasPositionIds) delete feeds.position_ids
     if (!sig.hasAttentionMask) delete feeds.attention_mask
     if (sig.hasNumLogitsToKeep) feeds.num_logits_to_keep = this.#int64([1], [])
+    if (sig.hasLogitsFrom) {
+      // Logits for the last position of a decode step, none for a prompt chunk (never read). The empty
+      // lm_head runs only where it was tested, on the CPU devices; a GPU computes one row instead.
+      const cpu = this.#runtime.device === 'cpu' || this.#runtime.device === 'wasm'
+      const from = withLogits || !cpu ? -1n : LOGITS_FROM_NONE
+      feeds[LOGITS_FROM_INPUT] = this.#runtime.tensor('int64', BigInt64Array.of(from), [1])
+    }
     if (sig.hasUseCacheBranch) {
       feeds.use_cache_branch = this.#runtime.tensor('bool', Uint8Array.of(hasPast ? 1 : 0), [1])
     }

@@ -14,8 +14,6 @@ export function describeModel(
   folder: ModelFolder,
   runtime: OrtRuntime,
   sig: DecoderSignature,
-  /** The decoder graph was rewritten to compute logits for the last position only. */
-  lastPositionRewrite = false,
 ): ModelInfo {
   const text = folder.textConfig
   const marker = folder.config.gemma_edge_contract_model as { note?: string } | undefined
@@ -35,10 +33,10 @@ export function describeModel(
     contextLength: Number(text.max_position_embeddings ?? 32_768),
     hasAttentionMask: sig.hasAttentionMask,
     batchedDecode: sig.hasAttentionMask,
-    promptLogits: sig.hasNumLogitsToKeep
-      ? 'num_logits_to_keep'
-      : lastPositionRewrite
-        ? 'graph_rewritten'
+    promptLogits: sig.hasLogitsFrom
+      ? 'graph_rewritten'
+      : sig.hasNumLogitsToKeep
+        ? 'num_logits_to_keep'
         : 'computed',
     vision: false,
     audio: false,

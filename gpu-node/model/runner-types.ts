@@ -65,8 +65,8 @@ export interface ModelInfo {
   /** Whether decode steps run as one batch (needs a decoder that declares `attention_mask`). */
   batchedDecode: boolean
   /**
-   * How prompt positions' logits are avoided: the decoder's own `num_logits_to_keep`, its graph rewritten
-   * to the last position (last-position-logits.ts), or not at all (`computed`, never fetched).
+   * What a prompt chunk computes of the lm_head: nothing (`graph_rewritten`, last-position-logits.ts), one
+   * position (the decoder's own `num_logits_to_keep`), or every position (`computed`; never fetched).
    */
   promptLogits: 'num_logits_to_keep' | 'graph_rewritten' | 'computed'
   /** Whether the folder has a vision / audio encoder (image and audio parts are accepted). */

@@ -1,7 +1,8 @@
 /**
  * @module test/model/last-position-logits
- * The decoder rewrite that cuts the lm_head to the last position: on a generated decoder it gives the same
- * last-position logits and the same cache as the original graph (fed from the same external data), and it
+ * The decoder rewrite that slices the lm_head's input: on a generated decoder, `gemma_edge_logits_from`
+ * -1 gives the same last-position logits and the same cache as the original graph (fed from the same
+ * external data), and LOGITS_FROM_NONE no logits and still the same cache. It
  * refuses every graph where cutting would change an answer: a decoder that declares `num_logits_to_keep`,
  * an operator that mixes positions, a constant with a position axis, an intermediate read elsewhere, and
  * lm_head weights that are not constants.
@@ -11,7 +12,11 @@ import { join } from 'node:path'
 import * as ort from 'onnxruntime-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GraphBuilder } from '../../../gpu-node/contract-model/onnx-builder.ts'
-import { lastPositionLogits } from '../../../gpu-node/model/last-position-logits.ts'
+import {
+  LOGITS_FROM_INPUT,
+  LOGITS_FROM_NONE,
+  lastPositionLogits,
+} from '../../../gpu-node/model/last-position-logits.ts'
 import { makeFolder, tempRoot } from './greedy.ts'
 
 const SMALL = { vocab: 'small', layers: 4, kvLayers: 2, seed: 3 } as const
@@ -68,7 +73,7 @@ function prefillFeeds(decoder: ort.InferenceSession, hidden: number, count: numb
 }
 
 describe('on a generated decoder', () => {
-  it('gives the last position the same logits, and the cache the same values', async () => {
+  it('gives the last position the same logits (or none), and the cache the same values', async () => {
     const dir = await makeFolder(root, 'plain', SMALL)
     const onnxDir = join(dir, 'onnx')
     const original = new Uint8Array(await readFile(join(onnxDir, 'decoder_model_merged.onnx')))
@@ -81,26 +86,33 @@ describe('on a generated decoder', () => {
     const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'))
     const hidden = Number(config.text_config.hidden_size)
     const count = 7
-    const [full, last] = await Promise.all([
+    const from = (value: bigint) => ({
+      ...prefillFeeds(after, hidden, count),
+      [LOGITS_FROM_INPUT]: new ort.Tensor('int64', BigInt64Array.of(value), [1]),
+    })
+    const [full, last, none] = await Promise.all([
       before.run(prefillFeeds(before, hidden, count)),
-      after.run(prefillFeeds(after, hidden, count)),
+      after.run(from(-1n)),
+      after.run(from(LOGITS_FROM_NONE)),
     ])
     const vocab = full.logits!.dims[2]!
     expect(last.logits!.dims).toEqual([1, 1, vocab])
+    expect(none.logits!.dims).toEqual([1, 0, vocab])
     const lastRow = (full.logits!.data as Float32Array).slice((count - 1) * vocab)
     expect(Array.from(last.logits!.data as Float32Array)).toEqual(Array.from(lastRow))
     for (const name of before.outputNames.filter((n) => n.startsWith('present'))) {
-      expect(Array.from(last[name]!.data as Float32Array), name).toEqual(
-        Array.from(full[name]!.data as Float32Array),
-      )
+      const expected = Array.from(full[name]!.data as Float32Array)
+      expect(Array.from(last[name]!.data as Float32Array), name).toEqual(expected)
+      expect(Array.from(none[name]!.data as Float32Array), name).toEqual(expected)
     }
     await Promise.all([before.release(), after.release()])
   })
 
-  it('leaves a decoder that declares num_logits_to_keep alone', async () => {
+  it('leaves a decoder that declares num_logits_to_keep alone, and does not rewrite twice', async () => {
     const dir = await makeFolder(root, 'keep', { ...SMALL, logitsToKeep: true })
     const graph = await readFile(join(dir, 'onnx', 'decoder_model_merged.onnx'))
     expect(lastPositionLogits(new Uint8Array(graph))).toBeNull()
+    expect(lastPositionLogits(lastPositionLogits(toyHead(softcap))!)).toBeNull()
   })
 })
 
@@ -142,7 +154,8 @@ describe('on toy heads', () => {
       ort.InferenceSession.create(rewritten!),
     ])
     const full = (await before.run({ hidden })).logits!
-    const last = (await after.run({ hidden })).logits!
+    const from = new ort.Tensor('int64', BigInt64Array.of(-1n), [1])
+    const last = (await after.run({ hidden, [LOGITS_FROM_INPUT]: from })).logits!
     expect(last.dims).toEqual([1, 1, VOCAB])
     expect(Array.from(last.data as Float32Array)).toEqual(
       Array.from((full.data as Float32Array).slice((count - 1) * VOCAB)),
