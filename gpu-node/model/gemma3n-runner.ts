@@ -7,8 +7,9 @@
  * - Prefill runs per sequence (batch of one) into the sequence's own cache, chunk by chunk, fetching only
  *   the cache outputs. The prompt's last token is held back and decoded like a generated token, so the
  *   [tokens, 262,400] logits of a prompt never leave the session: only one row per sequence does. A
- *   decoder without `num_logits_to_keep` is loaded with its lm_head cut to the last position
- *   (last-position-logits.ts), so a prompt's logits are not even computed.
+ *   decoder without `num_logits_to_keep` is loaded with a Slice in front of its lm_head
+ *   (last-position-logits.ts): a decode step computes the last position's logits, a prompt chunk none on
+ *   the CPU devices (one row on a GPU).
  * - Decode runs every decoding sequence in ONE decoder call when the decoder declares `attention_mask`:
  *   their caches live in a persistent left-padded batch (kv-batch.ts) that the decoder's outputs feed
  *   straight back into. The lm_head (262,400 x hidden for Gemma 3n) is then read once per step instead of
@@ -16,7 +17,6 @@
  * - A decoder without `attention_mask` cannot hide padding, and rows of different lengths cannot share a
  *   batch without it; such a model decodes each sequence on its own (correct, no batching gain).
  */
-import { readFile } from 'node:fs/promises'
 import { sampleCandidates } from '../text/candidate-sampler.ts'
 import { createRng, sampleToken } from '../text/sampler.ts'
 import type { Rng } from '../text/sampler.ts'
@@ -25,7 +25,11 @@ import type { DecoderSignature } from './contract-check.ts'
 import { rowLogits } from './logits-row.ts'
 import { KvBatch } from './kv-batch.ts'
 import { KvGraphs } from './kv-graphs.ts'
-import { LOGITS_FROM_INPUT, LOGITS_FROM_NONE, lastPositionLogits } from './last-position-logits.ts'
+import {
+  LOGITS_FROM_INPUT,
+  LOGITS_FROM_NONE,
+  readRewrittenDecoder,
+} from './last-position-logits.ts'
 import { MediaEncoders } from './media-encoders.ts'
 import { readModelFolder } from './model-folder.ts'
 import { PromptMedia } from './prompt-media.ts'
@@ -107,8 +111,7 @@ export class Gemma3nRunner implements ModelRunner {
     const runtime = await openRuntime(options)
     const decoderFile = folder.files.decoder_model_merged!
     const embed = await runtime.createSession(folder.files.embed_tokens!)
-    const rewritten =
-      lastPositionLogits(new Uint8Array(await readFile(decoderFile.path))) ?? undefined
+    const rewritten = await readRewrittenDecoder(decoderFile.path)
     let decoder = await runtime.createSession(decoderFile, [], rewritten)
     if (runtime.device === 'webgpu') {
       // Reopen with the cache outputs kept on the GPU: they are fed straight back next step.

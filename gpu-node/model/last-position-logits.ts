@@ -1,13 +1,13 @@
 /**
  * @module
  * A decoder that declares no `num_logits_to_keep` computes the lm_head for every position it is fed: for a
- * prompt chunk of 256 tokens that is 256 × 262,400 logits (268 MB in float32, and about a quarter of the
- * chunk's FLOPs at E2B's width), although the runner never reads a prompt position's logits (it feeds every
- * sequence's last token as a one-token step; gemma3n-runner.ts). This rewrites the decoder's graph so the
- * lm_head sees only the positions from a new int64 [1] input, `gemma_edge_logits_from`, on: a Slice goes in
- * front of the lm_head's MatMul. The runner feeds -1 to a decode step (the last position, what
+ * prompt chunk of 256 tokens that is 256 × 262,400 logits (268 MB in float32, and 262,400 × 2,048
+ * multiply-adds per position at E2B's width), although the runner never reads a prompt position's logits
+ * (it feeds every sequence's last token as a one-token step; gemma3n-runner.ts). This rewrites the graph
+ * so the lm_head sees only the positions from a new int64 [1] input, `gemma_edge_logits_from`, on: a Slice
+ * goes in front of the lm_head's MatMul. The runner feeds -1 to a decode step (the last position, what
  * `num_logits_to_keep = 1` does in transformers: [batch, 1, vocab], the same values as before) and
- * LOGITS_FROM_NONE to a prompt chunk (an empty slice: the lm_head does no work at all).
+ * LOGITS_FROM_NONE to a prompt chunk on the CPU devices (an empty slice: the lm_head does no work at all).
  *
  * The rewrite is checked, not assumed: from the `logits` output back to the lm_head, every node must work
  * position by position (elementwise, with constant operands that have no position axis, such as the tanh
@@ -16,9 +16,11 @@
  * unknown operator) leaves the graph as it is: `null`.
  *
  * Measured on the default contract model (hidden 64, where the lm_head is most of the work), one CPU core:
- * a 17-token prompt's prefill 12.2 ms → 3.5 ms with the last position kept, 0.6 ms with none. (The
- * `GPU_NODE_PREFILL_CHUNK` caveat in the README is about decoders this cannot rewrite.)
+ * a 17-token prompt chunk 12.2 ms as exported, 3.5 ms with the last position's logits, about 0.6 ms with
+ * none (the runner's first step for that prompt, with its first token's decode: 12.8 → 4.8 ms). The
+ * `GPU_NODE_PREFILL_CHUNK` caveat in the README is about decoders this cannot rewrite.
  */
+import { readFile, stat } from 'node:fs/promises'
 import onnxProto from 'onnx-proto'
 
 const { onnx } = onnxProto
@@ -47,6 +49,18 @@ const INT64 = 7
 export const LOGITS_FROM_INPUT = 'gemma_edge_logits_from'
 /** Fed as `gemma_edge_logits_from`: past every position, so no position gets logits. */
 export const LOGITS_FROM_NONE = 9223372036854775807n
+
+/**
+ * Largest `.onnx` file rewritten: exports keep their weights in `.onnx_data` files, so the graph file is
+ * small; one with its weights inline would be held in memory twice over, and is loaded as it is.
+ */
+const MAX_GRAPH_BYTES = 256 * 1024 * 1024
+
+/** The decoder file's graph, rewritten; `undefined` when it is loaded as it is. */
+export async function readRewrittenDecoder(path: string): Promise<Uint8Array | undefined> {
+  if ((await stat(path)).size > MAX_GRAPH_BYTES) return undefined
+  return lastPositionLogits(new Uint8Array(await readFile(path))) ?? undefined
+}
 
 /** The decoder graph with `gemma_edge_logits_from`, or `null` when the rewrite cannot be done safely. */
 export function lastPositionLogits(model: Uint8Array): Uint8Array | null {
@@ -140,7 +154,7 @@ function constantTensors(graph: Graph, producers: Map<string, Node>): Map<string
   return constants
 }
 
-/** A constant operand that cannot carry a sequence axis: a scalar, a vector, or only 1s before the last. */
+/** A constant operand that cannot carry a sequence axis: a scalar, a vector, or 1s before the last. */
 function positionFree(dims: number[]): boolean {
   return dims.length <= 1 || dims.slice(0, -1).every((d) => d === 1)
 }
