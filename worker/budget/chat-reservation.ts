@@ -71,11 +71,9 @@ export async function reserveChat(
   })
   if ('grant' in result) c.set('tenant', tenantOf(result.grant))
   if (!result.ok) {
-    // Revoked or expired: the same 401 as at the door.
-    if (result.refusal === null && result.denied === 'key') {
-      throw new AuthenticationError('Incorrect API key provided.')
-    }
     if (result.refusal === null) {
+      // Revoked or expired: the same 401 as at the door.
+      if (result.denied === 'key') throw new AuthenticationError('Incorrect API key provided.')
       throw new GatewayError(MODEL_NOT_ALLOWED, 'This API key may not use this model.', {
         param: 'model',
       })

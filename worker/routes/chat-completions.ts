@@ -76,6 +76,7 @@ async function routeOrRelease(
 export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
   const body = c.get('jsonBody')
   const checked = checkChat(body)
+  // Decoding and fetching media is work a revoked key must not get: ask its Durable Object first.
   if (checked.media.images + checked.media.clips > 0) await c.get('authorizeKey')()
   const { request, nodeBody, media } = await shapeChat(checked, body, { images: c.env.IMAGES })
   // The node lease and the tenant's reservation are independent: ask for both at once.
