@@ -32,6 +32,7 @@ import {
 } from './last-position-logits.ts'
 import { MediaEncoders } from './media-encoders.ts'
 import { readModelFolder } from './model-folder.ts'
+import type { SessionFile } from './model-folder.ts'
 import { PromptMedia } from './prompt-media.ts'
 import { SamplingHead } from './sampling-head.ts'
 import type { RowCandidates } from './sampling-head.ts'
@@ -67,6 +68,27 @@ interface SequenceState {
   rng: Rng
   /** Generated token counts, for presence/frequency penalties. */
   counts: Map<number, number>
+}
+
+/**
+ * The decoder session, from its rewritten graph when last-position-logits.ts can rewrite it. Should the
+ * runtime refuse that graph, the decoder loads as exported (prompt logits computed, never fetched).
+ */
+async function openDecoder(
+  runtime: OrtRuntime,
+  file: SessionFile,
+  keepOnDevice: string[],
+): Promise<InferenceSession> {
+  const rewritten = await readRewrittenDecoder(file.path)
+  if (!rewritten) return runtime.createSession(file, keepOnDevice)
+  try {
+    return await runtime.createSession(file, keepOnDevice, rewritten)
+  } catch (error) {
+    console.warn(
+      `decoder_model_merged: the graph with its lm_head sliced did not load, so it loads as exported (${String(error)})`,
+    )
+    return runtime.createSession(file, keepOnDevice)
+  }
 }
 
 export class Gemma3nRunner implements ModelRunner {
@@ -111,13 +133,12 @@ export class Gemma3nRunner implements ModelRunner {
     const runtime = await openRuntime(options)
     const decoderFile = folder.files.decoder_model_merged!
     const embed = await runtime.createSession(folder.files.embed_tokens!)
-    const rewritten = await readRewrittenDecoder(decoderFile.path)
-    let decoder = await runtime.createSession(decoderFile, [], rewritten)
+    let decoder = await openDecoder(runtime, decoderFile, [])
     if (runtime.device === 'webgpu') {
       // Reopen with the cache outputs kept on the GPU: they are fed straight back next step.
       const present = decoder.outputNames.filter((name) => name.startsWith('present'))
       await decoder.release()
-      decoder = await runtime.createSession(decoderFile, present, rewritten)
+      decoder = await openDecoder(runtime, decoderFile, present)
     }
     const signature = checkTextContract(folder.dir, folder.textConfig, embed, decoder)
     const graphs = signature.hasAttentionMask

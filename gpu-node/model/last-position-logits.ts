@@ -71,8 +71,11 @@ export function lastPositionLogits(model: Uint8Array): Uint8Array | null {
   if (Number(opset ?? 0) < MIN_OPSET) return null
   const declared = new Set(graph.input?.map((input) => input.name))
   if (declared.has('num_logits_to_keep') || declared.has(LOGITS_FROM_INPUT)) return null
-  const head = findLmHead(graph)
-  if (!head) return null
+  const found = findLmHead(graph)
+  if (!found) return null
+  const { head, path } = found
+  // Shapes an exporter recorded for the tensors between the lm_head and `logits` no longer hold.
+  graph.valueInfo = (graph.valueInfo ?? []).filter((info) => !path.includes(info.name ?? ''))
 
   const hidden = head.input![0]!
   const last = uniqueName(graph, `${hidden}_last_position`)
@@ -107,8 +110,11 @@ export function lastPositionLogits(model: Uint8Array): Uint8Array | null {
   return onnx.ModelProto.encode(decoded).finish()
 }
 
-/** The lm_head node, when everything between it and `logits` works position by position. */
-function findLmHead(graph: Graph): Node | null {
+/**
+ * The lm_head node, when everything between it and `logits` works position by position, and the tensors
+ * on that path (from the lm_head's output to `logits`).
+ */
+function findLmHead(graph: Graph): { head: Node; path: string[] } | null {
   const producers = new Map<string, Node>()
   const readers = new Map<string, number>()
   for (const node of graph.node!) {
@@ -118,6 +124,7 @@ function findLmHead(graph: Graph): Node | null {
   const outputs = new Set((graph.output ?? []).map((output) => output.name))
   const constants = constantTensors(graph, producers)
   let tensor = 'logits'
+  const path = [tensor]
   for (let depth = 0; depth < 16; depth++) {
     const node = producers.get(tensor)
     if (!node || (node.output?.length ?? 0) !== 1) return null
@@ -125,7 +132,7 @@ function findLmHead(graph: Graph): Node | null {
     if (LM_HEAD.has(node.opType ?? '')) {
       const [states, ...weights] = inputs
       const ok = states && !constants.has(states) && weights.every((w) => !w || constants.has(w))
-      return ok ? node : null
+      return ok ? { head: node, path } : null
     }
     const dynamic = inputs.filter((input) => !constants.has(input))
     if (dynamic.length !== 1) return null
@@ -135,6 +142,7 @@ function findLmHead(graph: Graph): Node | null {
         inputs.every((input) => !constants.has(input) || positionFree(constants.get(input)!))
     if (!elementwise) return null
     tensor = dynamic[0]!
+    path.push(tensor)
     // A tensor on the path that something else reads (or the graph returns) would be cut short too.
     if (readers.get(tensor) !== 1 || outputs.has(tensor)) return null
   }

@@ -2,13 +2,15 @@
  * @module test/model/last-position-logits
  * The decoder rewrite that slices the lm_head's input: on a generated decoder, `gemma_edge_logits_from`
  * -1 gives the same last-position logits and the same cache as the original graph (fed from the same
- * external data), and LOGITS_FROM_NONE no logits and still the same cache. It
- * refuses every graph where cutting would change an answer: a decoder that declares `num_logits_to_keep`,
- * an operator that mixes positions, a constant with a position axis, an intermediate read elsewhere, and
- * lm_head weights that are not constants.
+ * external data), and LOGITS_FROM_NONE no logits and still the same cache. The rewrite drops recorded
+ * shapes that no longer hold. It refuses every graph where cutting would change an answer: a decoder
+ * that declares `num_logits_to_keep` (or was rewritten already), an operator that mixes positions, a
+ * constant with a position axis, an intermediate read elsewhere, and lm_head weights that are not
+ * constants.
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import onnxProto from 'onnx-proto'
 import * as ort from 'onnxruntime-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GraphBuilder } from '../../../gpu-node/contract-model/onnx-builder.ts'
@@ -19,6 +21,7 @@ import {
 } from '../../../gpu-node/model/last-position-logits.ts'
 import { makeFolder, tempRoot } from './greedy.ts'
 
+const { onnx } = onnxProto
 const SMALL = { vocab: 'small', layers: 4, kvLayers: 2, seed: 3 } as const
 const HIDDEN = 8
 const VOCAB = 12
@@ -183,6 +186,16 @@ describe('on toy heads', () => {
     ],
   ])('refuses %s', (_, shape) => {
     expect(lastPositionLogits(toyHead(shape))).toBeNull()
+  })
+
+  it('drops the shapes an exporter recorded between the lm_head and logits', () => {
+    const model = onnx.ModelProto.decode(toyHead(softcap))
+    const graph = model.graph!
+    const onPath = graph.node!.find((node) => node.opType === 'MatMul')!.output![0]!
+    const shape = { dim: [{ dimValue: 1 }, { dimValue: 5 }, { dimValue: VOCAB }] }
+    graph.valueInfo = [{ name: onPath, type: { tensorType: { elemType: 1, shape } } }]
+    const rewritten = lastPositionLogits(onnx.ModelProto.encode(model).finish())!
+    expect(onnx.ModelProto.decode(rewritten).graph!.valueInfo ?? []).toEqual([])
   })
 
   it('refuses lm_head weights that are not constants', () => {
