@@ -37,7 +37,7 @@ import { PromptMedia } from './prompt-media.ts'
 import { SamplingHead } from './sampling-head.ts'
 import type { RowCandidates } from './sampling-head.ts'
 import { describeModel } from './model-info.ts'
-import { openRuntime } from './ort-runtime.ts'
+import { isCpuDevice, openRuntime } from './ort-runtime.ts'
 import type { InferenceSession, OrtRuntime, Tensor } from './ort-runtime.ts'
 import type {
   MediaInput,
@@ -77,9 +77,9 @@ interface SequenceState {
 async function openDecoder(
   runtime: OrtRuntime,
   file: SessionFile,
+  rewritten: Uint8Array | undefined,
   keepOnDevice: string[],
 ): Promise<InferenceSession> {
-  const rewritten = await readRewrittenDecoder(file.path)
   if (!rewritten) return runtime.createSession(file, keepOnDevice)
   try {
     return await runtime.createSession(file, keepOnDevice, rewritten)
@@ -133,12 +133,13 @@ export class Gemma3nRunner implements ModelRunner {
     const runtime = await openRuntime(options)
     const decoderFile = folder.files.decoder_model_merged!
     const embed = await runtime.createSession(folder.files.embed_tokens!)
-    let decoder = await openDecoder(runtime, decoderFile, [])
+    const rewritten = await readRewrittenDecoder(decoderFile.path)
+    let decoder = await openDecoder(runtime, decoderFile, rewritten, [])
     if (runtime.device === 'webgpu') {
       // Reopen with the cache outputs kept on the GPU: they are fed straight back next step.
       const present = decoder.outputNames.filter((name) => name.startsWith('present'))
       await decoder.release()
-      decoder = await openDecoder(runtime, decoderFile, present)
+      decoder = await openDecoder(runtime, decoderFile, rewritten, present)
     }
     const signature = checkTextContract(folder.dir, folder.textConfig, embed, decoder)
     const graphs = signature.hasAttentionMask
@@ -350,8 +351,7 @@ export class Gemma3nRunner implements ModelRunner {
     if (sig.hasLogitsFrom) {
       // Logits for the last position of a decode step, none for a prompt chunk (never read). The empty
       // lm_head runs only where it was tested, on the CPU devices; a GPU computes one row instead.
-      const cpu = this.#runtime.device === 'cpu' || this.#runtime.device === 'wasm'
-      const from = withLogits || !cpu ? -1n : LOGITS_FROM_NONE
+      const from = withLogits || !isCpuDevice(this.#runtime.device) ? -1n : LOGITS_FROM_NONE
       feeds[LOGITS_FROM_INPUT] = this.#runtime.tensor('int64', BigInt64Array.of(from), [1])
     }
     if (sig.hasUseCacheBranch) {

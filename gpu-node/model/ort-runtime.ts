@@ -52,6 +52,11 @@ export async function openRuntime(options: RuntimeOptions): Promise<OrtRuntime> 
   return openNodeRuntime(options)
 }
 
+/** Whether `device` runs on the host's CPU (onnxruntime-node's cpu, onnxruntime-web's wasm). */
+export function isCpuDevice(device: DeviceName): boolean {
+  return device === 'cpu' || device === 'wasm'
+}
+
 /**
  * Session options that keep the named outputs on the GPU. Only WebGPU can hand outputs back as device
  * buffers; cpu, cuda and wasm copy to the host regardless, so they get nothing.

@@ -14,6 +14,7 @@
  * CPU, so those keep the plain graph.
  */
 import { GraphBuilder } from '../contract-model/onnx-builder.ts'
+import { isCpuDevice } from './ort-runtime.ts'
 import type { InferenceSession, OrtRuntime, Tensor, TensorType } from './ort-runtime.ts'
 import { sessionRun } from './session-run.ts'
 
@@ -46,8 +47,7 @@ export class SamplingHead {
     vocab: number,
   ): Promise<SamplingHead> {
     const k = Math.min(HEAD_CANDIDATES, vocab)
-    const onCpu = runtime.device === 'cpu' || runtime.device === 'wasm'
-    const blockSize = onCpu ? blockSizeFor(vocab, k) : null
+    const blockSize = isCpuDevice(runtime.device) ? blockSizeFor(vocab, k) : null
     const model = blockSize
       ? buildTwoStage(logitsType, vocab, k, blockSize)
       : build(logitsType, vocab, k)

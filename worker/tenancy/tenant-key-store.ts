@@ -17,8 +17,6 @@ export interface Tenant {
   name: string
   /** The key's id (public; e.g. `key_…`), for usage records and per-key limits. */
   keyId: string
-  /** Models this key may use; `null`: all. */
-  allowedModels: string[] | null
   /** The tenant's limit state when the key was checked, for the rate-limit headers. */
   rateSnapshot: RateSnapshot
 }
@@ -36,7 +34,6 @@ export function tenantOf(grant: KeyGrant): Tenant {
     id: grant.tenantId,
     name: grant.tenantName,
     keyId: grant.keyId,
-    allowedModels: grant.allowedModels,
     rateSnapshot: grant.snapshot,
   }
 }
