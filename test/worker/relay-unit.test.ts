@@ -5,6 +5,7 @@
  * cannot isolate (workerd also drops a gone client's subrequests by itself).
  */
 import { describe, expect, it } from 'vitest'
+import { aggregateCompletion } from '../../worker/streaming/aggregate.ts'
 import { relayNodeStream } from '../../worker/streaming/relay.ts'
 import { withTimeout } from './support/edge-client.ts'
 import {
@@ -141,5 +142,59 @@ describe('relayNodeStream', () => {
       '\n\n',
     )
     expect(frames.filter((f) => f === ': keep-alive').length).toBeGreaterThanOrEqual(2)
+  })
+})
+
+describe("first token (the usage record's TTFT)", () => {
+  const frames = [
+    frame(nodeChunk({ role: 'assistant', content: '' })),
+    frame(nodeChunk({ content: 'Hi' })),
+    frame(nodeChunk({ content: ' there' })),
+    frame(nodeChunk({}, 'stop')),
+    frame(USAGE_CHUNK),
+    'data: [DONE]\r\n\r\n',
+  ]
+  /** One frame per read, so the test sees which frame the callback came with. */
+  const framesSource = (list: string[]) => {
+    let next = 0
+    return new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (next === list.length) return controller.close()
+        controller.enqueue(encoder.encode(list[next++]))
+      },
+    })
+  }
+
+  it('is the first chunk with text, not the role chunk, and is reported once (relay)', async () => {
+    let calls = 0
+    const relay = relayNodeStream(framesSource(frames), {
+      includeUsage: false,
+      onFirstToken: () => calls++,
+    })
+    const reader = relay.body.getReader()
+    const decoder = new TextDecoder()
+    const callsAfter: Record<string, number> = {}
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      callsAfter[decoder.decode(value).trim()] = calls
+    }
+    const seen = Object.entries(callsAfter)
+    expect(seen.find(([text]) => text.includes('"role"'))?.[1]).toBe(0)
+    expect(seen.find(([text]) => text.includes('"Hi"'))?.[1]).toBe(1)
+    expect(calls).toBe(1)
+  })
+
+  it('is reported once by the aggregator too, and never for a reply without text', async () => {
+    let calls = 0
+    const completion = await aggregateCompletion(framesSource(frames), {
+      onFirstToken: () => calls++,
+    })
+    expect(completion.choices[0]?.message.content).toBe('Hi there')
+    expect(calls).toBe(1)
+    let empty = 0
+    const silent = [frames[0]!, ...frames.slice(3)]
+    await aggregateCompletion(framesSource(silent), { onFirstToken: () => empty++ })
+    expect(empty).toBe(0)
   })
 })

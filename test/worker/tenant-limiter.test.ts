@@ -11,7 +11,7 @@ import type { ReserveInput, ReserveResult } from '../../worker/durable-objects/l
 import { Ledger } from '../../worker/durable-objects/ledger.ts'
 import { loadTenantConfig } from '../../worker/durable-objects/tenant-config.ts'
 import type { TenantLimiter } from '../../worker/durable-objects/tenant-limiter.ts'
-import { LEASE_MS } from '../../worker/durable-objects/tenant-limiter.ts'
+import { LEASE_MS, USAGE_FLUSH_DELAY_MS } from '../../worker/durable-objects/tenant-limiter.ts'
 import { admin, createTenantWithKey, usageRecords } from './support/admin-client.ts'
 import { withTimeout } from './support/edge-client.ts'
 
@@ -226,6 +226,42 @@ describe('settling', () => {
       await stub.commit({ reservationId: next.reservationId, ...done })
     }
     await runDurableObjectAlarm(stub)
+  })
+
+  it('writes the records of a busy second in one go, and never puts that write off', async () => {
+    const { tenantId, key } = await createTenantWithKey()
+    const stub = stubFor(tenantId)
+    const alarmOf = () => runInDurableObject(stub, (_instance, state) => state.storage.getAlarm())
+    const done = { status: 200, outcome: 'done', latencyMs: 5, ttftMs: 2 } as const
+    const charge = { kind: 'exact', promptTokens: 10, completionTokens: 5 } as const
+    const serve = async () => {
+      const reserved = await stub.reserve(input(tenantId, key.id))
+      if (!reserved.ok) throw new Error('refused')
+      return reserved.reservationId
+    }
+    const first = await serve()
+    // Nothing queued yet: the alarm waits for the lease end.
+    expect(await alarmOf()).toBeGreaterThan(Date.now() + LEASE_MS / 2)
+    const before = Date.now()
+    await stub.commit({ reservationId: first, charge, ...done })
+    const flushAt = await alarmOf()
+    expect(flushAt).toBeGreaterThanOrEqual(before + USAGE_FLUSH_DELAY_MS)
+    expect(flushAt).toBeLessThanOrEqual(Date.now() + USAGE_FLUSH_DELAY_MS)
+    // More requests end within that second: their records join the queue and the write stays when it was.
+    for (let i = 0; i < 3; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10))
+      await stub.commit({ reservationId: await serve(), charge, ...done })
+      expect(await alarmOf()).toBe(flushAt)
+    }
+    const written = () =>
+      env.DB.prepare('SELECT count(*) AS n FROM usage_records WHERE tenant_id = ?')
+        .bind(tenantId)
+        .first<number>('n')
+    expect(await written()).toBe(0)
+    expect(await runDurableObjectAlarm(stub)).toBe(true)
+    expect(await written()).toBe(4)
+    // Nothing open, nothing queued: no alarm is left behind.
+    expect(await alarmOf()).toBeNull()
   })
 
   it('refuses a key the moment it is revoked', async () => {

@@ -13,7 +13,6 @@ import type { Context } from 'hono'
 import type { Usage } from '../../shared/openai.ts'
 import { reserveChat } from '../budget/chat-reservation.ts'
 import type { ChatReservation } from '../budget/chat-reservation.ts'
-import { tapFirstToken } from '../budget/first-token-tap.ts'
 import { checkChat, shapeChat } from '../chat/validate-chat.ts'
 import type { Charge } from '../durable-objects/limiter-types.ts'
 import type { Lease } from '../durable-objects/node-registry.ts'
@@ -97,14 +96,14 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
     { ...nodeBody, max_completion_tokens: reservation.completionTokens },
     firstLease,
   )
-  const source = tapFirstToken(routed.stream, () => (ttftMs = Date.now() - started))
+  const onFirstToken = () => (ttftMs = Date.now() - started)
   const headers = { 'x-request-id': c.get('requestId'), [NODE_ID_HEADER]: routed.node.id }
 
   if (!request.stream) {
     const seen: { usage: Usage | null } = { usage: null }
     let completion
     try {
-      completion = await aggregateCompletion(source, seen)
+      completion = await aggregateCompletion(routed.stream, { seen, onFirstToken })
     } catch (error) {
       const status = toGatewayError(error).status
       const settled = { charge: chargeFor(seen.usage), status, outcome: 'node_error', ttftMs }
@@ -124,7 +123,7 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
     return c.json(completion, 200, { [NODE_ID_HEADER]: routed.node.id })
   }
 
-  const relay = relayNodeStream(source, { includeUsage: request.includeUsage })
+  const relay = relayNodeStream(routed.stream, { includeUsage: request.includeUsage, onFirstToken })
   c.set('outcome', relay.outcome)
   c.executionCtx.waitUntil(
     relay.outcome.then(({ ending, usage }) =>

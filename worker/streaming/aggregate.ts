@@ -16,10 +16,13 @@ import type {
 import type { SSEEvent } from '../../shared/sse.ts'
 import { SSEDecoder } from '../../shared/sse.ts'
 import { GatewayError, NodeReportedError, UpstreamError, statusForNodeError } from '../errors.ts'
+import { carriesText } from './first-token.ts'
 import { RELAY_SILENCE_LIMIT_MS } from './relay.ts'
 
 interface Draft {
   first: ChatCompletionChunk | null
+  /** Called once, when the first chunk with generated text arrives. */
+  onFirstToken: (() => void) | null
   content: string
   finishReason: FinishReason | null
   usage: Usage | null
@@ -42,6 +45,10 @@ function apply(draft: Draft, event: SSEEvent): void {
   if (event.event === 'error') throw new UpstreamError('The GPU node reported an error.')
   const chunk = payload as ChatCompletionChunk
   draft.first ??= chunk
+  if (draft.onFirstToken && carriesText(chunk)) {
+    draft.onFirstToken()
+    draft.onFirstToken = null
+  }
   if (chunk.usage) draft.usage = chunk.usage
   for (const choice of chunk.choices ?? []) {
     if (choice.index !== 0) continue
@@ -88,22 +95,37 @@ async function readEvents(
   }
 }
 
+export interface AggregateOptions {
+  /** Receives the last usage the node reported, also when the aggregation throws. */
+  seen?: { usage: Usage | null }
+  /** Called once, when the first chunk with generated text arrives (the usage record's TTFT). */
+  onFirstToken?: () => void
+  /** Silence after which the node counts as hung. */
+  silenceLimitMs?: number
+}
+
 /**
  * @example
- * const completion = await aggregateCompletion(nodeBody)
+ * const completion = await aggregateCompletion(nodeBody, { seen })
  * return c.json(completion)
  */
 export async function aggregateCompletion(
   source: ReadableStream<Uint8Array>,
-  seen: { usage: Usage | null } = { usage: null },
-  silenceLimitMs = RELAY_SILENCE_LIMIT_MS,
+  options: AggregateOptions = {},
 ): Promise<ChatCompletion> {
-  const draft: Draft = { first: null, content: '', finishReason: null, usage: null, done: false }
+  const draft: Draft = {
+    first: null,
+    onFirstToken: options.onFirstToken ?? null,
+    content: '',
+    finishReason: null,
+    usage: null,
+    done: false,
+  }
   try {
-    await readEvents(source, draft, silenceLimitMs)
+    await readEvents(source, draft, options.silenceLimitMs ?? RELAY_SILENCE_LIMIT_MS)
   } finally {
     // The node's running usage (continuous usage), so a failed stream is charged what was generated.
-    seen.usage = draft.usage
+    if (options.seen) options.seen.usage = draft.usage
   }
   const { first, finishReason, usage } = draft
   if (!draft.done) throw new UpstreamError('The GPU node stream ended before it was complete.')

@@ -32,6 +32,8 @@ export interface Relay {
 
 export interface RelayOptions {
   includeUsage: boolean
+  /** Called once, when the first chunk with generated text reaches the client (the usage record's TTFT). */
+  onFirstToken?: () => void
   /** Silence before the edge writes a keep-alive comment. */
   keepAliveMs?: number
   /** Silence after which the node counts as hung. */
@@ -54,7 +56,7 @@ type Tick = { kind: 'read'; result: ReadableStreamReadResult<Uint8Array> } | { k
 export function relayNodeStream(source: ReadableStream<Uint8Array>, options: RelayOptions): Relay {
   const keepAliveMs = options.keepAliveMs ?? RELAY_KEEPALIVE_MS
   const silenceLimitMs = options.silenceLimitMs ?? RELAY_SILENCE_LIMIT_MS
-  const frames = new FrameRelay(options.includeUsage)
+  const frames = new FrameRelay(options.includeUsage, options.onFirstToken)
   const reader = source.getReader()
   const encoder = new TextEncoder()
   const decoder = new TextDecoder()
