@@ -10,6 +10,8 @@
  * Every level runs BENCH_PASSES times (3 by default), the passes interleaved (1, 4, 16, 64, 1, 4, …) so a
  * slow spell of the machine hits all levels alike. The tables and targets show, per level, the median over
  * the passes of each rate and latency and the sum of each request count; results.json keeps every pass.
+ * c1 also runs through the worker on workerd without `wrangler dev`'s proxy (workerd-edge.ts), so the
+ * edge's TTFT gap can be read with and without that development-only hop.
  */
 import { writeFile } from 'node:fs/promises'
 import { cpus } from 'node:os'
@@ -21,6 +23,7 @@ import { roundTripP50, runLevel, stepCounters } from './load.ts'
 import type { LevelResult } from './load.ts'
 import { runMediaBench } from './media/run.ts'
 import { transformersBaseline } from './transformers-baseline.ts'
+import { startWorkerdEdge } from './workerd-edge.ts'
 
 const LEVELS = (process.env.BENCH_LEVELS ?? '1,4,16,64').split(',').map(Number)
 const MAX_TOKENS = Number(process.env.BENCH_MAX_TOKENS || 64)
@@ -62,12 +65,26 @@ try {
     }
   }
   const edgePasses: LevelResult[] = []
-  for (let pass = 0; pass < PASSES; pass++) {
-    for (const level of LEVELS)
-      edgePasses.push(await runLevel(stack.workerUrl, stack.apiKey, level, MAX_TOKENS))
+  // c1 once more per pass, right after wrangler dev's, on the worker without wrangler's dev proxy.
+  const workerd = LEVELS.includes(1)
+    ? await startWorkerdEdge({ gpuNodes: stack.nodeUrl, gpuNodeSecret: stack.nodeSecret })
+    : null
+  const workerdPasses: LevelResult[] = []
+  try {
+    if (workerd) await runLevel(workerd.url, workerd.apiKey, 2, 8)
+    for (let pass = 0; pass < PASSES; pass++) {
+      for (const level of LEVELS) {
+        edgePasses.push(await runLevel(stack.workerUrl, stack.apiKey, level, MAX_TOKENS))
+        if (workerd && level === 1)
+          workerdPasses.push(await runLevel(workerd.url, workerd.apiKey, 1, MAX_TOKENS))
+      }
+    }
+  } finally {
+    await workerd?.stop()
   }
   const node = LEVELS.map((level) => summarize(nodePasses, level))
   const edge = LEVELS.map((level) => summarize(edgePasses, level))
+  const edgeWorkerd = workerd ? summarize(workerdPasses, 1) : null
   // Not a target: what a request costs before any gemma-edge logic runs, to read the TTFT gap against.
   const floor = {
     edge_404_p50_ms: await roundTripP50(`${stack.workerUrl}/bench-no-such-route`),
@@ -87,11 +104,12 @@ try {
     workload: { max_completion_tokens: MAX_TOKENS, levels: LEVELS, passes: PASSES },
     node,
     edge,
-    passes: { node: nodePasses, edge: edgePasses },
+    edge_workerd_c1: edgeWorkerd,
+    passes: { node: nodePasses, edge: edgePasses, edge_workerd: workerdPasses },
     round_trip_floor: floor,
     transformers_js: baseline,
     media,
-    targets: targets(node, edge, baseline),
+    targets: targets(node, edge, edgeWorkerd, baseline),
   }
   console.log(
     `model: ${health.model.dtype} on ${health.model.device}${health.model.contract_model ? ' (random-weight contract model)' : ''}`,
@@ -100,6 +118,10 @@ try {
   console.table(node.map(round))
   console.log(`through the edge (medians of ${PASSES} passes; request counts summed)`)
   console.table(edge.map(round))
+  if (edgeWorkerd) {
+    console.log(`c1 through the worker on workerd, without wrangler dev's proxy (workerd-edge.ts)`)
+    console.table([round(edgeWorkerd)])
+  }
   console.log(
     `round trip of a 404 (the path before any handler): edge ${floor.edge_404_p50_ms.toFixed(1)} ms, node ${floor.node_404_p50_ms.toFixed(1)} ms`,
   )
@@ -159,6 +181,7 @@ function summarize<T extends LevelResult>(passes: T[], level: number): T {
 function targets(
   node: NodeLevelResult[],
   edge: LevelResult[],
+  edgeWorkerd: LevelResult | null,
   baseline: { concurrency: number; tokens_per_s: number }[],
 ) {
   const at = <T extends { concurrency: number }>(rows: T[], c: number) =>
@@ -190,6 +213,14 @@ function targets(
       value: extra,
       target: `<= ${allowed.toFixed(1)}`,
       met: extra <= allowed,
+    }
+    // Not a target: the same gap without wrangler dev's proxy, which production does not have.
+    if (edgeWorkerd) {
+      rows['(info) the same on workerd, no dev proxy (ms)'] = {
+        value: edgeWorkerd.ttft_p50_ms - n1.ttft_p50_ms,
+        target: '–',
+        met: '–',
+      }
     }
   }
   if (n16) {
