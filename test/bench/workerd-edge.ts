@@ -4,9 +4,10 @@
  * with the bindings of wrangler.toml backed by Miniflare (D1 with the repo's migrations, KV, SQLite Durable
  * Objects, all persisted on disk like `wrangler dev`), and the worker listening on its own socket.
  * `wrangler dev` puts its proxy worker in front of that (a second workerd that re-fetches every request,
- * and a request log line formatted in wrangler's Node process): measured here, about 5 ms of a streamed
- * request's first token and 4 ms of CPU per request, on the same two cores as the GPU node. The bench
- * measures the edge both ways, so the worker's own cost and the dev proxy's can be told apart.
+ * and a request log line formatted in wrangler's Node process): measured on a 2-core VM, 5 to 8 ms of a
+ * streamed request's first token and about 12 ms of CPU per 8-token request, on the cores the GPU node
+ * uses. The bench measures the edge both ways, so the worker's own cost and the dev proxy's can be told
+ * apart.
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
