@@ -11,6 +11,25 @@ import { startService } from './process-group.ts'
 import type { Service } from './process-group.ts'
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..')
+export const WRANGLER_BIN = join(REPO_ROOT, 'node_modules', '.bin', 'wrangler')
+
+/** The environment every wrangler command of the project runs in: offline, quiet, no telemetry. */
+export function wranglerEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    // Wrangler's bin runs on the Node that comes first on PATH: the project's own (>= 22.12).
+    PATH: `${join(REPO_ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`,
+    WRANGLER_SEND_METRICS: 'false',
+    CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+    WRANGLER_HIDE_BANNER: 'true',
+    // Wrangler's local trace collector and data explorer record every request, binding call and Durable
+    // Object call to disk: measured, they doubled workerd's CPU per chat request (26 ms against 14 ms), on
+    // the same cores as the GPU node. gemma-edge logs its own request lines instead.
+    X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? 'false',
+    X_LOCAL_EXPLORER: process.env.X_LOCAL_EXPLORER ?? 'false',
+    CI: 'true',
+  }
+}
 
 export interface WorkerDevOptions {
   port: number
@@ -53,29 +72,15 @@ export async function startWorkerDev(options: WorkerDevOptions): Promise<Service
   const spawnOptions = {
     cwd: REPO_ROOT,
     stdio: options.stdio ?? 'inherit',
-    env: {
-      ...process.env,
-      // Wrangler's bin runs on the Node that comes first on PATH: the project's own (>= 22.12).
-      PATH: `${join(REPO_ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`,
-      WRANGLER_SEND_METRICS: 'false',
-      CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-      WRANGLER_HIDE_BANNER: 'true',
-      // Wrangler's local trace collector and data explorer record every request, binding call and
-      // Durable Object call to disk: measured, they doubled workerd's CPU per chat request (26 ms against
-      // 14 ms), on the same cores as the GPU node. gemma-edge logs its own request lines instead.
-      X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? 'false',
-      X_LOCAL_EXPLORER: process.env.X_LOCAL_EXPLORER ?? 'false',
-      CI: 'true',
-    },
+    env: wranglerEnv(),
   } as const
-  const wrangler = join(REPO_ROOT, 'node_modules', '.bin', 'wrangler')
   const migrate = startService(
     'D1 migrations (wrangler)',
-    wrangler,
+    WRANGLER_BIN,
     ['d1', 'migrations', 'apply', 'DB', '--local', ...persist],
     spawnOptions,
   )
   const code = await migrate.exited
   if (code !== 0) throw new Error(`Applying the D1 migrations failed (exit code ${code}).`)
-  return startService('worker (wrangler dev)', wrangler, [...args, ...persist], spawnOptions)
+  return startService('worker (wrangler dev)', WRANGLER_BIN, [...args, ...persist], spawnOptions)
 }

@@ -20,7 +20,7 @@ import { Miniflare, convertV4MiniflareOptions } from 'miniflare'
 import { unstable_getMiniflareWorkerOptions } from 'wrangler'
 import { createAdminClient } from '../../scripts/lib/admin-client.ts'
 import { seedDevTenant } from '../../scripts/lib/seed-dev-tenant.ts'
-import { REPO_ROOT } from '../../scripts/lib/wrangler-dev.ts'
+import { REPO_ROOT, WRANGLER_BIN, wranglerEnv } from '../../scripts/lib/wrangler-dev.ts'
 import { freePort } from '../support/free-port.ts'
 
 export interface WorkerdEdge {
@@ -33,17 +33,7 @@ const run = promisify(execFile)
 
 /** Runs the project's wrangler offline (the same environment as `startWorkerDev`). */
 async function wrangler(args: string[]): Promise<void> {
-  const bin = join(REPO_ROOT, 'node_modules', '.bin')
-  await run(join(bin, 'wrangler'), args, {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      PATH: `${bin}:${process.env.PATH ?? ''}`,
-      WRANGLER_SEND_METRICS: 'false',
-      CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-      CI: 'true',
-    },
-  })
+  await run(WRANGLER_BIN, args, { cwd: REPO_ROOT, env: wranglerEnv() })
 }
 
 /**

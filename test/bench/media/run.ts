@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import sharp from 'sharp'
 import { startService, waitForHttp } from '../../../scripts/lib/process-group.ts'
-import { REPO_ROOT } from '../../../scripts/lib/wrangler-dev.ts'
+import { REPO_ROOT, WRANGLER_BIN, wranglerEnv } from '../../../scripts/lib/wrangler-dev.ts'
 import { freePort } from '../../support/free-port.ts'
 import { makeFixtures } from './fixtures.ts'
 import type { MediaFixture } from './fixtures.ts'
@@ -132,24 +132,13 @@ export async function runMediaBench(
   const fixtures = await makeFixtures()
   const port = await freePort()
   const state = await mkdtemp(join(tmpdir(), 'gemma-edge-media-bench-'))
-  const wrangler = join(REPO_ROOT, 'node_modules', '.bin', 'wrangler')
   const config = join(REPO_ROOT, 'test', 'bench', 'media', 'wrangler.toml')
   const args = ['dev', '--config', config, '--port', String(port), '--ip', '127.0.0.1']
   const worker = startService(
     'media bench worker',
-    wrangler,
+    WRANGLER_BIN,
     [...args, '--show-interactive-dev-session=false', '--persist-to', state],
-    {
-      cwd: REPO_ROOT,
-      stdio: 'ignore',
-      env: {
-        ...process.env,
-        PATH: `${join(REPO_ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`,
-        WRANGLER_SEND_METRICS: 'false',
-        CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-        CI: 'true',
-      },
-    },
+    { cwd: REPO_ROOT, stdio: 'ignore', env: wranglerEnv() },
   )
   const base = `http://127.0.0.1:${port}`
   try {
