@@ -6,7 +6,7 @@
  * the next step and its KV cache released at once.
  */
 import type { SamplingParams } from '../text/sampler.ts'
-import type { ModelRunner, StepItem } from '../model/runner-types.ts'
+import type { ModelRunner, StepItem, StepOutput } from '../model/runner-types.ts'
 import { NO_OBSERVER } from './observer.ts'
 import type { EngineObserver } from './observer.ts'
 import type { GenerationEvent } from './output-channel.ts'
@@ -141,22 +141,48 @@ export class Engine {
     this.#wake?.()
   }
 
+  /**
+   * The loop. From a step's result to the next step's call nothing yields, so the next step reaches the
+   * runner thread before the HTTP handlers woken by this step's tokens write their SSE frames: those writes
+   * overlap the model's next step instead of delaying it. Nor does the loop wait for a release before the
+   * next step: the runner runs calls in the order they are made (ModelRunner), so a finished sequence's
+   * cache is freed before that step runs all the same.
+   */
   async #run(): Promise<void> {
+    let releases: Promise<void>[] = []
     while (!this.#closed) {
-      await this.#reapAborted()
+      releases.push(this.#release(this.#takeAborted()))
       const plan = this.#scheduler.schedule()
       if (plan.length === 0) {
+        await Promise.all(releases)
+        releases = []
         await new Promise<void>((resolve) => (this.#wake = resolve))
         this.#wake = null
         continue
       }
-      await this.#execute(plan)
+      const items = this.#stepItems(plan)
+      const started = performance.now()
+      // The releases called before this step finish before it, so this waits for the step alone.
+      const step = Promise.all([this.#runner.step(items), ...releases])
+      releases = []
+      let done: Sequence[]
+      try {
+        const [output] = await step
+        done = this.#deliver(plan, items, output, started)
+      } catch (error) {
+        // A failed step (or release) poisons the caches of everything in it: fail those requests, keep
+        // serving others.
+        for (const { seq } of plan) seq.fail(error as Error)
+        done = plan.map(({ seq }) => seq)
+      }
+      releases.push(this.#release(done))
     }
-    await this.#reapAborted()
+    releases.push(this.#release(this.#takeAborted()))
+    await Promise.all(releases)
   }
 
-  async #execute(plan: PlannedItem[]): Promise<void> {
-    const items: StepItem[] = plan.map(({ seq, tokens, sample }) => ({
+  #stepItems(plan: PlannedItem[]): StepItem[] {
+    return plan.map(({ seq, tokens, sample }) => ({
       seqId: seq.id,
       phase: seq.prefillDone ? 'decode' : 'prefill',
       tokens,
@@ -164,33 +190,32 @@ export class Engine {
       seed: seq.request.seed,
       media: seq.takeMedia(),
     }))
+  }
+
+  /** Hands a step's tokens to their sequences; returns the sequences that are now finished. */
+  #deliver(
+    plan: PlannedItem[],
+    items: StepItem[],
+    output: StepOutput,
+    started: number,
+  ): Sequence[] {
+    const now = performance.now()
+    this.#kvTokens = output.kvTokens
+    this.#observer.step({
+      items: items.length,
+      decodes: items.filter((item) => item.phase === 'decode').length,
+      engineMs: now - started,
+      runMs: output.runMs,
+      kvTokens: output.kvTokens,
+    })
     const done: Sequence[] = []
-    try {
-      const started = performance.now()
-      const output = await this.#runner.step(items)
-      const now = performance.now()
-      this.#kvTokens = output.kvTokens
-      this.#observer.step({
-        items: items.length,
-        decodes: items.filter((item) => item.phase === 'decode').length,
-        engineMs: now - started,
-        runMs: output.runMs,
-        kvTokens: output.kvTokens,
-      })
-      output.results.forEach((result, i) => {
-        const { seq, tokens } = plan[i]!
-        if (!seq.prefillDone) seq.prefilled += tokens.length
-        if (result.token !== null) this.#accept(seq, result.token, now)
-        if (seq.finished) done.push(seq)
-      })
-    } catch (error) {
-      // A failed step poisons the caches of everything in it: fail those requests, keep serving others.
-      for (const { seq } of plan) {
-        seq.fail(error as Error)
-        done.push(seq)
-      }
-    }
-    await this.#release(done)
+    output.results.forEach((result, i) => {
+      const { seq, tokens } = plan[i]!
+      if (!seq.prefillDone) seq.prefilled += tokens.length
+      if (result.token !== null) this.#accept(seq, result.token, now)
+      if (seq.finished) done.push(seq)
+    })
+    return done
   }
 
   #accept(seq: Sequence, token: number, now: number): void {
@@ -202,20 +227,20 @@ export class Engine {
     this.#generatedTokens++
   }
 
-  async #reapAborted(): Promise<void> {
-    if (this.#aborted.size === 0) return
+  #takeAborted(): Sequence[] {
     const aborted = [...this.#aborted]
     this.#aborted.clear()
-    await this.#release(aborted)
+    return aborted
   }
 
-  async #release(seqs: Sequence[]): Promise<void> {
-    if (seqs.length === 0) return
+  /** Drops the sequences from the schedule now and asks the runner to free their caches. */
+  #release(seqs: Sequence[]): Promise<void> {
+    if (seqs.length === 0) return Promise.resolve()
     for (const seq of seqs) {
       this.#scheduler.remove(seq)
       this.#aborted.delete(seq)
     }
-    await this.#runner.release(seqs.map((seq) => seq.id))
+    return this.#runner.release(seqs.map((seq) => seq.id))
   }
 
   /** A rough wait: the time the running sequences need to free one slot, at least a second. */

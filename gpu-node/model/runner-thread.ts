@@ -17,25 +17,32 @@ const reply = (message: RunnerResponse): void => port.postMessage(message)
 try {
   const runner = await Gemma3nRunner.load(workerData as RunnerOptions)
   reply({ kind: 'ready', info: runner.info })
-  // Steps arrive one at a time (the engine awaits each), so no queue is needed here.
-  port.on('message', async (request: RunnerRequest) => {
-    try {
-      if (request.kind === 'step') {
-        reply({ kind: 'result', id: request.id, value: await runner.step(request.items) })
-      } else if (request.kind === 'release') {
-        await runner.release(request.seqIds)
-        reply({ kind: 'result', id: request.id, value: null })
-      } else {
-        await runner.close()
-        reply({ kind: 'result', id: request.id, value: null })
-        port.close()
-      }
-    } catch (error) {
-      reply({ kind: 'error', id: request.id, ...serialize(error) })
-    }
+  // The engine calls the next step without waiting for the releases before it (ModelRunner: calls run in
+  // the order made), and a step must never run while a release rewrites the batch: one call at a time.
+  let previous: Promise<void> = Promise.resolve()
+  port.on('message', (request: RunnerRequest) => {
+    previous = previous.then(() => handle(runner, request))
   })
 } catch (error) {
   reply({ kind: 'failed', ...serialize(error) })
+}
+
+/** Runs one call and replies; never rejects (an error becomes the call's reply). */
+async function handle(runner: Gemma3nRunner, request: RunnerRequest): Promise<void> {
+  try {
+    if (request.kind === 'step') {
+      reply({ kind: 'result', id: request.id, value: await runner.step(request.items) })
+    } else if (request.kind === 'release') {
+      await runner.release(request.seqIds)
+      reply({ kind: 'result', id: request.id, value: null })
+    } else {
+      await runner.close()
+      reply({ kind: 'result', id: request.id, value: null })
+      parentPort?.close()
+    }
+  } catch (error) {
+    reply({ kind: 'error', id: request.id, ...serialize(error) })
+  }
 }
 
 function serialize(error: unknown): { name: string; message: string } {

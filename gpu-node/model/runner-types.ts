@@ -76,6 +76,10 @@ export interface ModelInfo {
   contractModel: { note: string } | null
 }
 
+/**
+ * A call may be made before the previous ones have resolved (the engine calls the next step right after
+ * the releases it asks for); a runner runs its calls one at a time, in the order they were made.
+ */
 export interface ModelRunner {
   readonly info: ModelInfo
   /** Runs one step for these sequences; one result per item, in order. */

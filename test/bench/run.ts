@@ -8,7 +8,8 @@
  * writes test/bench/results.json. Then the edge's media shaping benchmark (test/bench/media; BENCH_MEDIA=0
  * skips it). BENCH_LEVELS (e.g. `1,16`) and BENCH_MAX_TOKENS resize the run.
  * Every level runs BENCH_PASSES times (3 by default), the passes interleaved (1, 4, 16, 64, 1, 4, …) so a
- * slow spell of the machine hits all levels alike. The tables and targets show, per level, the median over
+ * slow spell of the machine hits all levels alike, and each level runs on the node alone and then through
+ * the edge, back to back. The tables and targets show, per level, the median over
  * the passes of each rate and latency and the sum of each request count; results.json keeps every pass.
  * c1 also runs through the worker on workerd without `wrangler dev`'s proxy (workerd-edge.ts), so the
  * edge's TTFT gap can be read with and without that development-only hop.
@@ -49,31 +50,29 @@ try {
   const widest = Math.min(Math.max(...LEVELS), health.load.max_running)
   await runLevel(stack.nodeUrl, { nodeSecret: stack.nodeSecret }, widest, 8)
   await runLevel(stack.workerUrl, stack.apiKey, 2, 8)
-  const nodePasses: NodeLevelResult[] = []
-  for (let pass = 0; pass < PASSES; pass++) {
-    for (const level of LEVELS) {
-      const before = await stepCounters(stack.nodeUrl, stack.nodeSecret)
-      const result = await runLevel(
-        stack.nodeUrl,
-        { nodeSecret: stack.nodeSecret },
-        level,
-        MAX_TOKENS,
-      )
-      const after = await stepCounters(stack.nodeUrl, stack.nodeSecret)
-      const jsOverhead = 1 - (after.run - before.run) / (after.step - before.step)
-      nodePasses.push({ ...result, js_overhead: jsOverhead })
-    }
-  }
-  const edgePasses: LevelResult[] = []
-  // c1 once more per pass, right after wrangler dev's, on the worker without wrangler's dev proxy.
+  // c1 also runs on the worker without wrangler's dev proxy, right after wrangler dev's.
   const workerd = LEVELS.includes(1)
     ? await startWorkerdEdge({ gpuNodes: stack.nodeUrl, gpuNodeSecret: stack.nodeSecret })
     : null
+  const nodePasses: NodeLevelResult[] = []
+  const edgePasses: LevelResult[] = []
   const workerdPasses: LevelResult[] = []
   try {
     if (workerd) await runLevel(workerd.url, workerd.apiKey, 2, 8)
     for (let pass = 0; pass < PASSES; pass++) {
       for (const level of LEVELS) {
+        // The node alone, then the same level through the edge: the two rows compared by the TTFT target
+        // run minutes apart otherwise, and this VM's speed drifts by more than the gap being measured.
+        const before = await stepCounters(stack.nodeUrl, stack.nodeSecret)
+        const result = await runLevel(
+          stack.nodeUrl,
+          { nodeSecret: stack.nodeSecret },
+          level,
+          MAX_TOKENS,
+        )
+        const after = await stepCounters(stack.nodeUrl, stack.nodeSecret)
+        const jsOverhead = 1 - (after.run - before.run) / (after.step - before.step)
+        nodePasses.push({ ...result, js_overhead: jsOverhead })
         edgePasses.push(await runLevel(stack.workerUrl, stack.apiKey, level, MAX_TOKENS))
         if (workerd && level === 1)
           workerdPasses.push(await runLevel(workerd.url, workerd.apiKey, 1, MAX_TOKENS))

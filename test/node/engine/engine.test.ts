@@ -94,6 +94,41 @@ describe('Engine', () => {
     await engine.close()
   })
 
+  it('calls the next step before the reader of the last step gets its text', async () => {
+    const runner = new FakeRunner(() => 1)
+    const engine = new Engine(runner, letters, options)
+    for await (const event of engine.generate(request({ maxTokens: 3 }))) {
+      runner.calls.push(event.type)
+    }
+    // The reader's work (an SSE write on a node) overlaps the model's next step instead of delaying it.
+    expect(runner.calls).toEqual([
+      'step 1',
+      'step 1',
+      'text',
+      'step 1',
+      'text',
+      'release 1',
+      'text',
+      'finish',
+    ])
+    await engine.close()
+  })
+
+  it('asks for a finished sequence to be released before the step that follows it', async () => {
+    const runner = new FakeRunner(() => 1)
+    const engine = new Engine(runner, letters, options)
+    await Promise.all([
+      drain(engine.generate(request({ maxTokens: 2 }))),
+      drain(engine.generate(request({ maxTokens: 4 }))),
+    ])
+    // Sequence 1 finishes in the step that last holds it; the next call is its release, and no step after
+    // that holds it (the runner runs calls in order, so its cache is gone before that step).
+    const lastWithOne = runner.calls.findLastIndex((call) => /^step (1,|1$)/.test(call))
+    expect(runner.calls[lastWithOne + 1]).toBe('release 1')
+    expect(runner.calls.slice(lastWithOne + 2)).toEqual(['step 2', 'step 2', 'step 2', 'release 2'])
+    await engine.close()
+  })
+
   it('drops a cancelled sequence at the next step and releases its cache', async () => {
     const runner = new FakeRunner(() => 1)
     const engine = new Engine(runner, letters, options)

@@ -14,6 +14,8 @@ export class FakeRunner implements ModelRunner {
   readonly info = { vocabSize: 32, contextLength: 64 } as ModelInfo
   readonly steps: StepItem[][] = []
   readonly released: number[] = []
+  /** Every call in the order made (`step 1,2`, `release 1`); tests may add their own entries. */
+  readonly calls: string[] = []
   readonly #emitted = new Map<number, number>()
   readonly #script: (seqId: number, index: number) => number
   failNextStep = false
@@ -26,6 +28,7 @@ export class FakeRunner implements ModelRunner {
 
   async step(items: StepItem[]): Promise<StepOutput> {
     this.steps.push(items)
+    this.calls.push(`step ${items.map((item) => item.seqId).join(',')}`)
     // The real runner answers through a worker-thread message (a macrotask), so timers keep running.
     await new Promise((resolve) => setImmediate(resolve))
     if (this.gate) await this.gate
@@ -44,6 +47,7 @@ export class FakeRunner implements ModelRunner {
 
   async release(seqIds: number[]): Promise<void> {
     this.released.push(...seqIds)
+    this.calls.push(`release ${seqIds.join(',')}`)
   }
 
   async close(): Promise<void> {}
