@@ -205,6 +205,7 @@ export class Engine {
       items: items.length,
       decodes: items.filter((item) => item.phase === 'decode').length,
       engineMs: now - started,
+      runnerMs: output.totalMs,
       runMs: output.runMs,
       kvTokens: output.kvTokens,
     })

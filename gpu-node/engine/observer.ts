@@ -10,6 +10,8 @@ export interface StepReport {
   decodes: number
   /** Wall time of the step as the engine saw it (message to the runner thread and back). */
   engineMs: number
+  /** Wall time of the step inside the runner thread: `engineMs` less the hand-off between threads. */
+  runnerMs: number
   /** Time inside `session.run` during the step. */
   runMs: number
   /** KV cache entries held after the step, padding included. */

@@ -48,6 +48,11 @@ export class NodeMetrics implements EngineObserver {
     help: 'Wall time of engine steps.',
     registers: [this.registry],
   })
+  readonly #runnerSeconds = new Counter({
+    name: 'gemma_step_runner_seconds_total',
+    help: 'Wall time of engine steps inside the runner thread (without the hand-off between threads).',
+    registers: [this.registry],
+  })
   readonly #runSeconds = new Counter({
     name: 'gemma_session_run_seconds_total',
     help: 'Time inside onnxruntime session.run during engine steps.',
@@ -103,6 +108,7 @@ export class NodeMetrics implements EngineObserver {
   step(report: StepReport): void {
     this.#batch.observe(report.decodes)
     this.#stepSeconds.inc(report.engineMs / 1000)
+    this.#runnerSeconds.inc(report.runnerMs / 1000)
     this.#runSeconds.inc(report.runMs / 1000)
     const now = performance.now()
     this.#recent.push([now, 0, report.engineMs, report.runMs])

@@ -83,11 +83,15 @@ export async function runLevel(
 export async function stepCounters(
   nodeUrl: string,
   secret: string,
-): Promise<{ step: number; run: number }> {
+): Promise<{ step: number; runner: number; run: number }> {
   const headers = await signRequest({ method: 'GET', path: '/metrics', body: '', secret })
   const text = await (await fetch(`${nodeUrl}/metrics`, { headers })).text()
   const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
-  return { step: read('gemma_step_seconds_total'), run: read('gemma_session_run_seconds_total') }
+  return {
+    step: read('gemma_step_seconds_total'),
+    runner: read('gemma_step_runner_seconds_total'),
+    run: read('gemma_session_run_seconds_total'),
+  }
 }
 
 /**

@@ -31,9 +31,13 @@ const MAX_TOKENS = Number(process.env.BENCH_MAX_TOKENS || 64)
 const PASSES = Math.max(1, Number(process.env.BENCH_PASSES || 3))
 const modelDir = process.env.GEMMA_MODEL_DIR || (await ensureContractModel())
 
+/** For the console: one decimal, and the JS overhead shares as percentages. */
 const round = (row: object) =>
   Object.fromEntries(
-    Object.entries(row).map(([k, v]) => [k, typeof v === 'number' ? Math.round(v * 10) / 10 : v]),
+    Object.entries(row).map(([k, v]) => {
+      if (typeof v !== 'number') return [k, v]
+      return [k, k.startsWith('js_') ? `${(v * 100).toFixed(1)}%` : Math.round(v * 10) / 10]
+    }),
   )
 
 const stack = await startStack({ GEMMA_MODEL_DIR: modelDir })
@@ -71,8 +75,13 @@ try {
           MAX_TOKENS,
         )
         const after = await stepCounters(stack.nodeUrl, stack.nodeSecret)
-        const jsOverhead = 1 - (after.run - before.run) / (after.step - before.step)
-        nodePasses.push({ ...result, js_overhead: jsOverhead })
+        const step = after.step - before.step
+        const run = after.run - before.run
+        nodePasses.push({
+          ...result,
+          js_overhead: 1 - run / step,
+          js_in_runner: 1 - run / (after.runner - before.runner),
+        })
         edgePasses.push(await runLevel(stack.workerUrl, stack.apiKey, level, MAX_TOKENS))
         if (workerd && level === 1)
           workerdPasses.push(await runLevel(workerd.url, workerd.apiKey, 1, MAX_TOKENS))
@@ -155,8 +164,10 @@ try {
 }
 
 interface NodeLevelResult extends LevelResult {
-  /** Share of the level's decode-step time spent outside `session.run`. */
+  /** Share of the level's step time, as the engine sees it, spent outside `session.run`. */
   js_overhead: number
+  /** The same inside the runner thread: without the hand-off between the threads (OS wake-ups). */
+  js_in_runner: number
 }
 
 /** The upper median (of an odd count, the median). */
@@ -227,6 +238,13 @@ function targets(
       value: n16.js_overhead,
       target: '<= 0.10',
       met: n16.js_overhead <= 0.1,
+    }
+    // Not a target: the JS of the step itself; the rest of js_overhead is the wait for the two thread
+    // hand-offs of each step.
+    rows['(info) JS overhead at c16 inside the runner thread'] = {
+      value: n16.js_in_runner,
+      target: '–',
+      met: '–',
     }
   }
   const n64 = at(node, 64)
