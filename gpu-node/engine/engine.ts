@@ -151,11 +151,16 @@ export class Engine {
   async #run(): Promise<void> {
     let releases: Promise<void>[] = []
     while (!this.#closed) {
-      releases.push(this.#release(this.#takeAborted()))
+      this.#release(this.#takeAborted(), releases)
       const plan = this.#scheduler.schedule()
       if (plan.length === 0) {
-        await Promise.all(releases)
-        releases = []
+        if (releases.length > 0) {
+          // A release that failed took nothing running with it: its sequences had already ended. Then
+          // schedule again: a request may have come while this waited.
+          await Promise.allSettled(releases)
+          releases = []
+          continue
+        }
         await new Promise<void>((resolve) => (this.#wake = resolve))
         this.#wake = null
         continue
@@ -175,10 +180,10 @@ export class Engine {
         for (const { seq } of plan) seq.fail(error as Error)
         done = plan.map(({ seq }) => seq)
       }
-      releases.push(this.#release(done))
+      this.#release(done, releases)
     }
-    releases.push(this.#release(this.#takeAborted()))
-    await Promise.all(releases)
+    this.#release(this.#takeAborted(), releases)
+    await Promise.allSettled(releases)
   }
 
   #stepItems(plan: PlannedItem[]): StepItem[] {
@@ -234,14 +239,14 @@ export class Engine {
     return aborted
   }
 
-  /** Drops the sequences from the schedule now and asks the runner to free their caches. */
-  #release(seqs: Sequence[]): Promise<void> {
-    if (seqs.length === 0) return Promise.resolve()
+  /** Drops the sequences from the schedule now, and adds the runner's freeing of their caches to `into`. */
+  #release(seqs: Sequence[], into: Promise<void>[]): void {
+    if (seqs.length === 0) return
     for (const seq of seqs) {
       this.#scheduler.remove(seq)
       this.#aborted.delete(seq)
     }
-    return this.#runner.release(seqs.map((seq) => seq.id))
+    into.push(this.#runner.release(seqs.map((seq) => seq.id)))
   }
 
   /** A rough wait: the time the running sequences need to free one slot, at least a second. */

@@ -181,6 +181,38 @@ describe('Engine', () => {
     await engine.close()
   })
 
+  it('serves a request that comes while the engine waits for a release before going idle', async () => {
+    const runner = new FakeRunner(() => 1)
+    let open!: () => void
+    runner.releaseGate = new Promise((resolve) => (open = resolve))
+    const engine = new Engine(runner, letters, options)
+    await drain(engine.generate(request({ maxTokens: 2 })))
+    await expect.poll(() => runner.calls.at(-1)).toBe('release 1')
+    const next = drain(engine.generate(request({ maxTokens: 2 })))
+    runner.releaseGate = null
+    open()
+    await expect(next).resolves.toMatchObject({ finish: { reason: 'length' } })
+    await engine.close()
+  })
+
+  it('keeps serving after a failed release', async () => {
+    const runner = new FakeRunner(() => 1)
+    runner.failNextRelease = true
+    const engine = new Engine(runner, letters, options)
+    // Released while the engine goes idle: the failure must not end the loop.
+    await drain(engine.generate(request({ maxTokens: 2 })))
+    await expect.poll(() => runner.failNextRelease).toBe(false)
+    // Released right before the next step: that step's sequences fail, later ones are served.
+    runner.failNextRelease = true
+    const first = drain(engine.generate(request({ maxTokens: 1 })))
+    const second = drain(engine.generate(request({ maxTokens: 3 })))
+    await expect(first).resolves.toMatchObject({ finish: { reason: 'length' } })
+    await expect(second).rejects.toThrow('release failed')
+    const { finish } = await drain(engine.generate(request({ maxTokens: 2 })))
+    expect(finish).toMatchObject({ reason: 'length' })
+    await engine.close()
+  })
+
   it('drains: refuses new work, lets running streams finish, then closes', async () => {
     const runner = new FakeRunner(() => 1)
     const engine = new Engine(runner, letters, options)

@@ -19,8 +19,11 @@ export class FakeRunner implements ModelRunner {
   readonly #emitted = new Map<number, number>()
   readonly #script: (seqId: number, index: number) => number
   failNextStep = false
+  failNextRelease = false
   /** Resolves the current step only when the test says so (to act while a step is in flight). */
   gate: Promise<void> | null = null
+  /** The same for releases. */
+  releaseGate: Promise<void> | null = null
 
   constructor(script: (seqId: number, index: number) => number) {
     this.#script = script
@@ -48,6 +51,12 @@ export class FakeRunner implements ModelRunner {
   async release(seqIds: number[]): Promise<void> {
     this.released.push(...seqIds)
     this.calls.push(`release ${seqIds.join(',')}`)
+    await new Promise((resolve) => setImmediate(resolve))
+    if (this.releaseGate) await this.releaseGate
+    if (this.failNextRelease) {
+      this.failNextRelease = false
+      throw new Error('release failed')
+    }
   }
 
   async close(): Promise<void> {}
