@@ -239,14 +239,18 @@ export class Engine {
     return aborted
   }
 
-  /** Drops the sequences from the schedule now, and adds the runner's freeing of their caches to `into`. */
+  /**
+   * Drops the sequences from the schedule now, and adds the runner's freeing of their caches to `into`.
+   * The KV use it reports counts until the next step's (the runner answers in call order).
+   */
   #release(seqs: Sequence[], into: Promise<void>[]): void {
     if (seqs.length === 0) return
     for (const seq of seqs) {
       this.#scheduler.remove(seq)
       this.#aborted.delete(seq)
     }
-    into.push(this.#runner.release(seqs.map((seq) => seq.id)))
+    const released = this.#runner.release(seqs.map((seq) => seq.id))
+    into.push(released.then(({ kvTokens }) => void (this.#kvTokens = kvTokens)))
   }
 
   /** A rough wait: the time the running sequences need to free one slot, at least a second. */

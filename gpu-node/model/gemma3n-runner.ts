@@ -43,6 +43,7 @@ import type {
   MediaInput,
   ModelInfo,
   ModelRunner,
+  ReleaseOutput,
   RunnerOptions,
   SamplingParams,
   StepItem,
@@ -183,7 +184,7 @@ export class Gemma3nRunner implements ModelRunner {
     }
   }
 
-  async release(seqIds: number[]): Promise<void> {
+  async release(seqIds: number[]): Promise<ReleaseOutput> {
     for (const id of seqIds) {
       const state = this.#sequences.get(id)
       if (!state) continue
@@ -192,6 +193,7 @@ export class Gemma3nRunner implements ModelRunner {
     }
     // Freed at once: the batch is rewritten without these rows now, not at the next step.
     await this.#timed(() => this.#batch?.remove(new Set(seqIds)) ?? Promise.resolve())
+    return { kvTokens: this.#kvTokens() }
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,14 @@
  * If the thread dies, every pending and later call fails with the reason instead of hanging.
  */
 import { Worker } from 'node:worker_threads'
-import type { ModelInfo, ModelRunner, RunnerOptions, StepItem, StepOutput } from './runner-types.ts'
+import type {
+  ModelInfo,
+  ModelRunner,
+  ReleaseOutput,
+  RunnerOptions,
+  StepItem,
+  StepOutput,
+} from './runner-types.ts'
 
 export type RunnerRequest =
   | { kind: 'step'; id: number; items: StepItem[] }
@@ -89,7 +96,7 @@ export async function startRunnerThread(options: RunnerOptions): Promise<ModelRu
   return {
     info,
     step: (items) => call<StepOutput>({ kind: 'step', items }),
-    release: (seqIds) => call<void>({ kind: 'release', seqIds }),
+    release: (seqIds) => call<ReleaseOutput>({ kind: 'release', seqIds }),
     close: async () => {
       if (!dead) await call<void>({ kind: 'close' }).catch(() => undefined)
       await worker.terminate()

@@ -33,8 +33,7 @@ async function handle(runner: Gemma3nRunner, request: RunnerRequest): Promise<vo
     if (request.kind === 'step') {
       reply({ kind: 'result', id: request.id, value: await runner.step(request.items) })
     } else if (request.kind === 'release') {
-      await runner.release(request.seqIds)
-      reply({ kind: 'result', id: request.id, value: null })
+      reply({ kind: 'result', id: request.id, value: await runner.release(request.seqIds) })
     } else {
       await runner.close()
       reply({ kind: 'result', id: request.id, value: null })

@@ -76,6 +76,11 @@ export interface ModelInfo {
   contractModel: { note: string } | null
 }
 
+export interface ReleaseOutput {
+  /** KV cache entries still held (padding included), like `StepOutput.kvTokens`. */
+  kvTokens: number
+}
+
 /**
  * A call may be made before the previous ones have resolved (the engine calls the next step right after
  * the releases it asks for); a runner runs its calls one at a time, in the order they were made.
@@ -85,7 +90,7 @@ export interface ModelRunner {
   /** Runs one step for these sequences; one result per item, in order. */
   step(items: StepItem[]): Promise<StepOutput>
   /** Frees the KV cache and sampling state of finished or cancelled sequences. */
-  release(seqIds: number[]): Promise<void>
+  release(seqIds: number[]): Promise<ReleaseOutput>
   close(): Promise<void>
 }
 

@@ -6,6 +6,7 @@
 import type {
   ModelInfo,
   ModelRunner,
+  ReleaseOutput,
   StepItem,
   StepOutput,
 } from '../../../gpu-node/model/runner-types.ts'
@@ -48,7 +49,7 @@ export class FakeRunner implements ModelRunner {
     return { results, runMs: 0, totalMs: 0, kvTokens: 0 }
   }
 
-  async release(seqIds: number[]): Promise<void> {
+  async release(seqIds: number[]): Promise<ReleaseOutput> {
     this.released.push(...seqIds)
     this.calls.push(`release ${seqIds.join(',')}`)
     await new Promise((resolve) => setImmediate(resolve))
@@ -57,6 +58,7 @@ export class FakeRunner implements ModelRunner {
       this.failNextRelease = false
       throw new Error('release failed')
     }
+    return { kvTokens: 0 }
   }
 
   async close(): Promise<void> {}

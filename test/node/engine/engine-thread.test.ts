@@ -1,0 +1,106 @@
+/**
+ * The engine on the real runner thread and real ONNX sessions (the small masked contract model): sequences
+ * that join a running batch and leave it mid-run, with their releases sent right before the next step
+ * without waiting for them, generate exactly the greedy tokens they generate alone. This is what the
+ * thread's one-call-at-a-time order guarantees (a step that ran while a release rewrote the batch would
+ * mix rows up).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Engine } from '../../../gpu-node/engine/engine.ts'
+import type { GenerationEvent, SequenceRequest } from '../../../gpu-node/engine/engine.ts'
+import { startRunnerThread } from '../../../gpu-node/model/remote-runner.ts'
+import type { ModelRunner } from '../../../gpu-node/model/runner-types.ts'
+import { GREEDY, makeFolder, tempRoot } from '../model/greedy.ts'
+
+const PROMPTS = [
+  [2, 4, 300, 301, 302, 5, 4, 400, 10],
+  [2, 4, 310, 5],
+  [2, 4, 320, 321, 322, 323, 324, 325, 326, 327, 328, 329, 330, 331, 5, 4, 401],
+  [2, 4, 340, 341, 5, 4, 402, 403],
+  [2, 4, 350, 351, 352, 353, 354, 355, 356, 357, 358, 359, 360, 361, 362, 363, 364, 5, 4, 404],
+]
+/** Tokens each sequence generates: different lengths, so sequences leave while others run. */
+const LENGTHS = [6, 20, 12, 3, 16]
+
+/** Each id as `<id>`, so the text a sequence streams gives back its token ids (no EOS: runs to length). */
+const ids = { decode: (tokens: number[]) => tokens.map((t) => `<${t}>`).join(''), eosIds: [] }
+
+const options = {
+  maxRunning: 8,
+  maxQueued: 8,
+  prefillChunk: 512,
+  maxStepTokens: 2048,
+  kvBudgetTokens: 100_000,
+  paddedBatch: true,
+}
+
+function request(seq: number, maxTokens: number): SequenceRequest {
+  return {
+    requestId: `r${seq}`,
+    tenant: 't',
+    promptIds: PROMPTS[seq]!,
+    maxTokens,
+    sampling: GREEDY,
+    seed: 0,
+    stop: [],
+    priority: 0,
+  }
+}
+
+/** The token ids a generation streams; `onToken` sees the count so far. */
+async function tokensOf(
+  events: AsyncIterable<GenerationEvent>,
+  onToken: (count: number) => void = () => {},
+): Promise<number[]> {
+  let text = ''
+  for await (const event of events) {
+    if (event.type !== 'text') continue
+    text += event.text
+    onToken(event.usage.completionTokens)
+  }
+  return [...text.matchAll(/<(\d+)>/g)].map((m) => Number(m[1]))
+}
+
+let cleanup: () => Promise<void>
+let runner: ModelRunner
+beforeAll(async () => {
+  const temp = await tempRoot('gemma-engine-thread')
+  cleanup = temp.cleanup
+  const dir = await makeFolder(temp.root, 'masked', { vocab: 'small', attentionMask: true })
+  runner = await startRunnerThread({ modelDir: dir, runtime: 'node' })
+})
+afterAll(async () => {
+  await runner?.close()
+  await cleanup?.()
+})
+
+describe('engine on the runner thread', () => {
+  it('gives sequences that join and leave mid-run the greedy tokens they get alone', async () => {
+    expect(runner.info.batchedDecode).toBe(true)
+    const engine = new Engine(runner, ids, options)
+    const alone: number[][] = []
+    for (const [seq, length] of LENGTHS.entries()) {
+      alone.push(await tokensOf(engine.generate(request(seq, length))))
+    }
+    // 0, 1 and 2 start together; 3 and 4 join once 1 has 4 tokens. 3 and 0 leave while the rest run.
+    let joined: Promise<number[]>[] = []
+    let join!: () => void
+    const joining = new Promise<void>((resolve) => (join = resolve))
+    const first = [0, 1, 2].map((seq) =>
+      tokensOf(engine.generate(request(seq, LENGTHS[seq]!)), (count) => {
+        if (seq === 1 && count === 4) join()
+      }),
+    )
+    await joining
+    joined = [3, 4].map((seq) => tokensOf(engine.generate(request(seq, LENGTHS[seq]!))))
+    const together = await Promise.all([...first, ...joined])
+    expect(together).toEqual(alone)
+    expect(together.map((t) => t.length)).toEqual(LENGTHS)
+    // Not degenerate: a mix-up between sequences would show.
+    expect(new Set(alone.map((t) => t.join(','))).size).toBe(PROMPTS.length)
+    expect(engine.stats()).toMatchObject({ running: 0, queued: 0 })
+    // Every cache freed, and the KV use reported as such once the last release is answered.
+    await expect.poll(() => engine.stats().kvTokens).toBe(0)
+    await engine.close()
+  })
+})
