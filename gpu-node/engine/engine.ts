@@ -241,7 +241,7 @@ export class Engine {
 
   /**
    * Drops the sequences from the schedule now, and adds the runner's freeing of their caches to `into`.
-   * The KV use it reports counts until the next step's (the runner answers in call order).
+   * The runner's answer sets the KV use `stats()` reports; the next step's answer comes after it.
    */
   #release(seqs: Sequence[], into: Promise<void>[]): void {
     if (seqs.length === 0) return
