@@ -9,8 +9,8 @@
  * skips it). BENCH_LEVELS (e.g. `1,16`) and BENCH_MAX_TOKENS resize the run.
  * Every level runs BENCH_PASSES times (3 by default), the passes interleaved (1, 4, 16, 64, 1, 4, …) so a
  * slow spell of the machine hits all levels alike, and each level runs on the node alone and then through
- * the edge, back to back. The tables and targets show, per level, the median over
- * the passes of each rate and latency and the sum of each request count; results.json keeps every pass.
+ * the edge, back to back. The tables and targets show, per level, the median over the passes of each rate
+ * and latency and the sum of each request count; results.json keeps every pass.
  * c1 also runs through the worker on workerd without `wrangler dev`'s proxy (workerd-edge.ts), so the
  * edge's TTFT gap can be read with and without that development-only hop.
  */

@@ -16,13 +16,13 @@ import type {
 import type { SSEEvent } from '../../shared/sse.ts'
 import { SSEDecoder } from '../../shared/sse.ts'
 import { GatewayError, NodeReportedError, UpstreamError, statusForNodeError } from '../errors.ts'
-import { carriesText } from './first-token.ts'
+import { watchFirstToken } from './first-token.ts'
 import { RELAY_SILENCE_LIMIT_MS } from './relay.ts'
 
 interface Draft {
   first: ChatCompletionChunk | null
-  /** Called once, when the first chunk with generated text arrives. */
-  onFirstToken: (() => void) | null
+  /** Sees every chunk; calls the caller's `onFirstToken` at the first one with text. */
+  watchFirstToken: (chunk: unknown) => void
   content: string
   finishReason: FinishReason | null
   usage: Usage | null
@@ -45,10 +45,7 @@ function apply(draft: Draft, event: SSEEvent): void {
   if (event.event === 'error') throw new UpstreamError('The GPU node reported an error.')
   const chunk = payload as ChatCompletionChunk
   draft.first ??= chunk
-  if (draft.onFirstToken && carriesText(chunk)) {
-    draft.onFirstToken()
-    draft.onFirstToken = null
-  }
+  draft.watchFirstToken(chunk)
   if (chunk.usage) draft.usage = chunk.usage
   for (const choice of chunk.choices ?? []) {
     if (choice.index !== 0) continue
@@ -115,7 +112,7 @@ export async function aggregateCompletion(
 ): Promise<ChatCompletion> {
   const draft: Draft = {
     first: null,
-    onFirstToken: options.onFirstToken ?? null,
+    watchFirstToken: watchFirstToken(options.onFirstToken),
     content: '',
     finishReason: null,
     usage: null,

@@ -16,7 +16,7 @@ import type { SSEEvent } from '../../shared/sse.ts'
 import { SSEDecoder, SSE_DONE } from '../../shared/sse.ts'
 import type { GatewayError } from '../errors.ts'
 import { NodeReportedError, UpstreamError, statusForNodeError, toErrorFrame } from '../errors.ts'
-import { carriesText } from './first-token.ts'
+import { watchFirstToken } from './first-token.ts'
 
 /** How a relayed stream ended. `cancelled`: the client went away first; `stalled`: the node went silent. */
 export type RelayEnding = 'done' | 'node_error' | 'cut' | 'cancelled' | 'stalled'
@@ -44,12 +44,12 @@ export class FrameRelay {
   #midEvent = false
   #usage: Usage | null = null
   #ending: RelayEnding | null = null
-  #onFirstToken: (() => void) | null
+  readonly #watchFirstToken: (chunk: unknown) => void
 
   /** `onFirstToken` runs once, when the first chunk with generated text goes by. */
   constructor(includeUsage: boolean, onFirstToken?: () => void) {
     this.#includeUsage = includeUsage
-    this.#onFirstToken = onFirstToken ?? null
+    this.#watchFirstToken = watchFirstToken(onFirstToken)
   }
 
   /** The last usage the node reported (its running count, or the final usage). */
@@ -133,10 +133,7 @@ export class FrameRelay {
     }
     const chunk = payload as Chunk | undefined
     if (chunk?.usage) this.#usage = chunk.usage
-    if (this.#onFirstToken && carriesText(chunk)) {
-      this.#onFirstToken()
-      this.#onFirstToken = null
-    }
+    this.#watchFirstToken(chunk)
     const usageOnly = Array.isArray(chunk?.choices) && chunk.choices.length === 0
     if (usageOnly) return this.#includeUsage ? dataFrame(event.data) : ''
     if (chunk?.usage) {

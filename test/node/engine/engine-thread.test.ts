@@ -10,15 +10,9 @@ import { Engine } from '../../../gpu-node/engine/engine.ts'
 import type { GenerationEvent, SequenceRequest } from '../../../gpu-node/engine/engine.ts'
 import { startRunnerThread } from '../../../gpu-node/model/remote-runner.ts'
 import type { ModelRunner } from '../../../gpu-node/model/runner-types.ts'
-import { GREEDY, makeFolder, tempRoot } from '../model/greedy.ts'
+import { GREEDY, SMALL_VOCAB_PROMPTS, makeFolder, tempRoot } from '../model/greedy.ts'
 
-const PROMPTS = [
-  [2, 4, 300, 301, 302, 5, 4, 400, 10],
-  [2, 4, 310, 5],
-  [2, 4, 320, 321, 322, 323, 324, 325, 326, 327, 328, 329, 330, 331, 5, 4, 401],
-  [2, 4, 340, 341, 5, 4, 402, 403],
-  [2, 4, 350, 351, 352, 353, 354, 355, 356, 357, 358, 359, 360, 361, 362, 363, 364, 5, 4, 404],
-]
+const PROMPTS = SMALL_VOCAB_PROMPTS
 /** Tokens each sequence generates: different lengths, so sequences leave while others run. */
 const LENGTHS = [6, 20, 12, 3, 16]
 
@@ -83,7 +77,6 @@ describe('engine on the runner thread', () => {
       alone.push(await tokensOf(engine.generate(request(seq, length))))
     }
     // 0, 1 and 2 start together; 3 and 4 join once 1 has 4 tokens. 3 and 0 leave while the rest run.
-    let joined: Promise<number[]>[] = []
     let join!: () => void
     const joining = new Promise<void>((resolve) => (join = resolve))
     const first = [0, 1, 2].map((seq) =>
@@ -92,7 +85,7 @@ describe('engine on the runner thread', () => {
       }),
     )
     await joining
-    joined = [3, 4].map((seq) => tokensOf(engine.generate(request(seq, LENGTHS[seq]!))))
+    const joined = [3, 4].map((seq) => tokensOf(engine.generate(request(seq, LENGTHS[seq]!))))
     const together = await Promise.all([...first, ...joined])
     expect(together).toEqual(alone)
     expect(together.map((t) => t.length)).toEqual(LENGTHS)

@@ -8,16 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Gemma3nRunner } from '../../../gpu-node/model/gemma3n-runner.ts'
 import type { StepItem } from '../../../gpu-node/model/runner-types.ts'
-import { GREEDY, greedyTokens, makeFolder, tempRoot } from './greedy.ts'
+import { GREEDY, SMALL_VOCAB_PROMPTS, greedyTokens, makeFolder, tempRoot } from './greedy.ts'
 
-/** Prompts of different lengths (ids valid in the small vocabulary). */
-const PROMPTS = [
-  [2, 4, 300, 301, 302, 5, 4, 400, 10],
-  [2, 4, 310, 5],
-  [2, 4, 320, 321, 322, 323, 324, 325, 326, 327, 328, 329, 330, 331, 5, 4, 401],
-  [2, 4, 340, 341, 5, 4, 402, 403],
-  [2, 4, 350, 351, 352, 353, 354, 355, 356, 357, 358, 359, 360, 361, 362, 363, 364, 5, 4, 404],
-]
+const PROMPTS = SMALL_VOCAB_PROMPTS
 /** When each sequence joins (engine step) and how many tokens it generates before leaving. */
 const SCHEDULE = [
   { joinAt: 0, tokens: 10 }, // leaves mid-run

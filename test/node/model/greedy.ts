@@ -10,6 +10,18 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ModelRunner, SamplingParams } from '../../../gpu-node/model/runner-types.ts'
 
+/**
+ * Prompt ids of different lengths, valid in the small vocabulary: the batching tests' sequences (distinct
+ * enough that a mix-up between rows shows in their greedy tokens).
+ */
+export const SMALL_VOCAB_PROMPTS: readonly number[][] = [
+  [2, 4, 300, 301, 302, 5, 4, 400, 10],
+  [2, 4, 310, 5],
+  [2, 4, 320, 321, 322, 323, 324, 325, 326, 327, 328, 329, 330, 331, 5, 4, 401],
+  [2, 4, 340, 341, 5, 4, 402, 403],
+  [2, 4, 350, 351, 352, 353, 354, 355, 356, 357, 358, 359, 360, 361, 362, 363, 364, 5, 4, 404],
+]
+
 /** Temperature 0: the runner's argmax, like `do_sample: false`. */
 export const GREEDY: SamplingParams = {
   temperature: 0,
