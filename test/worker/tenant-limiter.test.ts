@@ -9,6 +9,7 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import type { ReserveInput, ReserveResult } from '../../worker/durable-objects/limiter-types.ts'
 import { Ledger } from '../../worker/durable-objects/ledger.ts'
+import type { Scope } from '../../worker/durable-objects/ledger.ts'
 import { loadTenantConfig } from '../../worker/durable-objects/tenant-config.ts'
 import type { TenantLimiter } from '../../worker/durable-objects/tenant-limiter.ts'
 import { LEASE_MS, USAGE_FLUSH_DELAY_MS } from '../../worker/durable-objects/tenant-limiter.ts'
@@ -127,6 +128,60 @@ describe('TenantLimiter reservations', () => {
     expect(await stub.reserve(input(tenantId, key.id, { user: 'carol' }))).toMatchObject({
       ok: false,
       refusal: { scope: 'key', field: 'concurrency' },
+    })
+  })
+
+  it('admits on one read of the ledger and keeps that read in step with what it wrote', async () => {
+    const { tenantId } = await createTenantWithKey({})
+    await runInDurableObject(stubFor(tenantId), (_instance: TenantLimiter, state) => {
+      // Counts the statements the ledger runs; each one is a round trip into SQLite.
+      const statements: string[] = []
+      const sql = state.storage.sql
+      const counting = {
+        exec: (query: string, ...bindings: SqlStorageValue[]) => {
+          statements.push(query)
+          return sql.exec(query, ...bindings)
+        },
+      } as unknown as SqlStorage
+      const ledger = new Ledger(counting)
+      const scopes: Scope[] = [
+        { id: 'tenant', kind: 'tenant', limits: { rpm: 10, tpm: 1_000 } },
+        { id: 'key:k1', kind: 'key', limits: { daily_tokens: 500 } },
+        { id: 'user:u1', kind: 'user', limits: { rpm: 2 } },
+      ]
+      const t0 = Date.UTC(2027, 0, 15, 12)
+      const reservation = (id: string) => ({
+        id,
+        tokens: 140,
+        leaseUntil: t0 + LEASE_MS,
+        record: '{}',
+      })
+      ledger.admit(reservation('res_1'), scopes, ledger.read(scopes), t0)
+      statements.length = 0
+      const usage = ledger.read(scopes)
+      const charges = ledger.admit(reservation('res_2'), scopes, usage, t0 + 1_000)
+      // Two reads (windows, holds) and three writes (windows, holds, the reservation), for 12 windows.
+      expect(statements).toHaveLength(5)
+      expect(charges).toHaveLength(9)
+      const stored = sql
+        .exec<{ scope: string; field: string; used: number }>(
+          'SELECT scope, field, used FROM windows',
+        )
+        .toArray()
+      expect(stored).toHaveLength(12)
+      for (const row of stored) expect(row.used).toBe(row.field === 'rpm' ? 2 : 280)
+      // The read the decision was made on now says what a fresh read says.
+      const fresh = ledger.read(scopes)
+      for (const scope of scopes) {
+        expect(usage.active(scope.id)).toBe(2)
+        expect(fresh.active(scope.id)).toBe(2)
+      }
+      expect(usage.snapshot(scopes, t0 + 1_000)).toEqual(fresh.snapshot(scopes, t0 + 1_000))
+      expect(fresh.snapshot(scopes, t0 + 1_000)).toMatchObject({
+        requests: { limit: 2, remaining: 0 },
+        tokens: { limit: 1_000, remaining: 720 },
+        budget: { limit: 500, remaining: 220 },
+      })
     })
   })
 

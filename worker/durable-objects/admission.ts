@@ -1,14 +1,15 @@
 /**
  * @module
- * The admission decision for one reservation, against the ledger's current state: limits of 0 first
+ * The admission decision for one reservation, against one read of the ledger (scope-usage.ts): limits of 0 first
  * (refused outright), then concurrency and requests per minute, then tokens. A token need that no window
  * could ever hold is `too_large`; one that only does not fit now is `rate` (tpm) or `quota` (daily,
  * monthly). Pure reads: the caller admits in the same synchronous step.
  */
 import { LIMIT_FIELDS } from '../tenancy/limits.ts'
 import { TOKEN_FIELDS } from '../budget/windows.ts'
-import type { Ledger, Scope } from './ledger.ts'
+import type { Scope } from './ledger.ts'
 import type { Refusal } from './limiter-types.ts'
+import type { ScopeUsage } from './scope-usage.ts'
 
 /** How long a client refused by the concurrency limit should wait: one stream's worth of patience. */
 const CONCURRENCY_RETRY_MS = 1_000
@@ -51,11 +52,11 @@ function disabled(scopes: Scope[]): Refusal | undefined {
   return undefined
 }
 
-function requestRefusals(ledger: Ledger, scopes: Scope[], now: number): Refusal[] {
+function requestRefusals(usage: ScopeUsage, scopes: Scope[], now: number): Refusal[] {
   const refusals: Refusal[] = []
   for (const scope of scopes) {
     const { concurrency, rpm } = scope.limits
-    if (concurrency !== undefined && ledger.active(scope.id) >= concurrency) {
+    if (concurrency !== undefined && usage.active(scope.id) >= concurrency) {
       refusals.push({
         reason: 'rate',
         field: 'concurrency',
@@ -66,7 +67,7 @@ function requestRefusals(ledger: Ledger, scopes: Scope[], now: number): Refusal[
       })
     }
     if (rpm === undefined) continue
-    const { used, window } = ledger.usage(scope.id, 'rpm', now)
+    const { used, window } = usage.usage(scope.id, 'rpm', now)
     if (used + 1 > rpm) {
       const retryAfterMs = window.end - now
       refusals.push({
@@ -83,13 +84,13 @@ function requestRefusals(ledger: Ledger, scopes: Scope[], now: number): Refusal[
 }
 
 /** Tokens each token window can still take, tightest first. */
-function tokenRoom(ledger: Ledger, scopes: Scope[], now: number) {
+function tokenRoom(usage: ScopeUsage, scopes: Scope[], now: number) {
   const rooms = []
   for (const scope of scopes) {
     for (const field of TOKEN_FIELDS) {
       const limit = scope.limits[field]
       if (limit === undefined) continue
-      const { used, window } = ledger.usage(scope.id, field, now)
+      const { used, window } = usage.usage(scope.id, field, now)
       rooms.push({
         scope,
         field,
@@ -104,12 +105,12 @@ function tokenRoom(ledger: Ledger, scopes: Scope[], now: number) {
 
 /**
  * Decides whether `demand` fits every scope right now, and how many completion tokens it is granted.
- * @example decide(ledger, scopes, { promptTokens: 40, maxCompletionTokens: 100, flexibleCompletion: false }, Date.now())
+ * @example decide(ledger.read(scopes), scopes, { promptTokens: 40, maxCompletionTokens: 100, flexibleCompletion: false }, Date.now())
  */
-export function decide(ledger: Ledger, scopes: Scope[], demand: Demand, now: number): Decision {
-  const hard = disabled(scopes) ?? worst(requestRefusals(ledger, scopes, now))
+export function decide(usage: ScopeUsage, scopes: Scope[], demand: Demand, now: number): Decision {
+  const hard = disabled(scopes) ?? worst(requestRefusals(usage, scopes, now))
   if (hard) return { ok: false, refusal: hard }
-  const rooms = tokenRoom(ledger, scopes, now)
+  const rooms = tokenRoom(usage, scopes, now)
   const room = rooms[0]?.room ?? Infinity
   const { promptTokens, maxCompletionTokens, flexibleCompletion } = demand
   // A client that set no maximum gets what the limits leave, down to one token.

@@ -6,8 +6,9 @@
  */
 import type { Limits } from '../tenancy/limits.ts'
 import { ROLLING_WINDOW_MS, TOKEN_FIELDS, currentWindow } from '../budget/windows.ts'
-import type { Window, WindowField } from '../budget/windows.ts'
-import type { LimitState, RateSnapshot, ScopeKind } from './limiter-types.ts'
+import type { WindowField } from '../budget/windows.ts'
+import type { ScopeKind } from './limiter-types.ts'
+import { ScopeUsage } from './scope-usage.ts'
 
 /** One limit set applied to a request: the tenant's, the key's or the end user's. */
 export interface Scope {
@@ -34,10 +35,15 @@ export interface StoredReservation {
   record: string
 }
 
-export interface Usage {
-  used: number
-  window: Window
+/** What the alarm has to do: settle by the earliest lease end, and flush queued records if any. */
+export interface DueWork {
+  nextLeaseEnd: number | null
+  hasRecords: boolean
 }
+
+/** `(?, ?), (?, ?)` for `rows` rows of `columns` values: one statement writes them all. */
+const valueRows = (rows: number, columns: number) =>
+  Array.from({ length: rows }, () => `(${Array(columns).fill('?').join(', ')})`).join(', ')
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS windows (scope TEXT NOT NULL, field TEXT NOT NULL, start INTEGER NOT NULL,
@@ -59,41 +65,54 @@ export class Ledger {
     for (const statement of SCHEMA) sql.exec(statement)
   }
 
-  /** Use of `field` in `scope` in the window `now` falls in. */
-  usage(scope: string, field: WindowField, now: number): Usage {
-    const row = this.#sql
-      .exec<{ start: number; used: number }>(
-        'SELECT start, used FROM windows WHERE scope = ? AND field = ?',
-        scope,
-        field,
-      )
-      .toArray()[0]
-    const window = currentWindow(field, row?.start ?? null, now)
-    return { used: row && row.start === window.start ? row.used : 0, window }
+  /** The stored windows and open holds of `scopes`: two queries, whatever the number of limits. */
+  read(scopes: Scope[]): ScopeUsage {
+    const ids = scopes.map((scope) => scope.id)
+    const list = ids.map(() => '?').join(', ')
+    const windows = this.#sql.exec<{
+      scope: string
+      field: WindowField
+      start: number
+      used: number
+    }>(`SELECT scope, field, start, used FROM windows WHERE scope IN (${list})`, ...ids)
+    const holds = this.#sql.exec<{ scope: string; n: number }>(
+      `SELECT scope, count(*) AS n FROM holds WHERE scope IN (${list}) GROUP BY scope`,
+      ...ids,
+    )
+    return new ScopeUsage(windows, holds)
   }
 
-  /** Open reservations holding a concurrency slot of `scope`. */
-  active(scope: string): number {
-    return this.#sql
-      .exec<{ n: number }>('SELECT count(*) AS n FROM holds WHERE scope = ?', scope)
-      .one().n
-  }
-
-  /** Records an admitted reservation: +1 request, +tokens in each token window, one hold per scope. */
-  admit(reservation: Omit<StoredReservation, 'charges'>, scopes: Scope[], now: number): Charge[] {
+  /**
+   * Records an admitted reservation: +1 request, +tokens in each token window, one hold per scope,
+   * in three statements. `usage` is the read the decision was made on; it is updated to match.
+   */
+  admit(
+    reservation: Omit<StoredReservation, 'charges'>,
+    scopes: Scope[],
+    usage: ScopeUsage,
+    now: number,
+  ): Charge[] {
     const charges: Charge[] = []
+    const windowRows: (string | number)[] = []
     for (const scope of scopes) {
-      this.#add(scope.id, 'rpm', 1, now)
-      for (const field of TOKEN_FIELDS) {
-        const start = this.#add(scope.id, field, reservation.tokens, now)
-        charges.push({ scope: scope.id, field, start, tokens: reservation.tokens })
+      for (const field of ['rpm', ...TOKEN_FIELDS] as const) {
+        const amount = field === 'rpm' ? 1 : reservation.tokens
+        const row = usage.add(scope.id, field, amount, now)
+        windowRows.push(scope.id, field, row.start, row.used)
+        if (field !== 'rpm')
+          charges.push({ scope: scope.id, field, start: row.start, tokens: amount })
       }
-      this.#sql.exec(
-        'INSERT INTO holds (reservation_id, scope) VALUES (?, ?)',
-        reservation.id,
-        scope.id,
-      )
+      usage.hold(scope.id)
     }
+    this.#sql.exec(
+      `INSERT INTO windows (scope, field, start, used) VALUES ${valueRows(windowRows.length / 4, 4)}
+       ON CONFLICT (scope, field) DO UPDATE SET start = excluded.start, used = excluded.used`,
+      ...windowRows,
+    )
+    this.#sql.exec(
+      `INSERT INTO holds (reservation_id, scope) VALUES ${valueRows(scopes.length, 2)}`,
+      ...scopes.flatMap((scope) => [reservation.id, scope.id]),
+    )
     this.#sql.exec(
       'INSERT INTO reservations (id, tokens, charges, lease_until, record) VALUES (?, ?, ?, ?, ?)',
       reservation.id,
@@ -131,11 +150,15 @@ export class Ledger {
       .map((row) => row.id)
   }
 
-  /** The earliest lease end, for the alarm. */
-  nextLeaseEnd(): number | null {
-    return this.#sql
-      .exec<{ t: number | null }>('SELECT min(lease_until) AS t FROM reservations')
-      .one().t
+  /** What the alarm has to do, in one query. */
+  dueWork(): DueWork {
+    const row = this.#sql
+      .exec<{ lease_end: number | null; records: number }>(
+        `SELECT (SELECT min(lease_until) FROM reservations) AS lease_end,
+                EXISTS (SELECT 1 FROM outbox) AS records`,
+      )
+      .one()
+    return { nextLeaseEnd: row.lease_end, hasRecords: row.records === 1 }
   }
 
   renew(id: string, leaseUntil: number): boolean {
@@ -196,46 +219,4 @@ export class Ledger {
       limit,
     ).rowsWritten
   }
-
-  /** The tightest request, token and budget state across `scopes`, for the response headers. */
-  snapshot(scopes: Scope[], now: number): RateSnapshot {
-    const snapshot: RateSnapshot = {}
-    for (const scope of scopes) {
-      for (const field of ['rpm', ...TOKEN_FIELDS] as const) {
-        const limit = scope.limits[field]
-        if (limit === undefined) continue
-        const { used, window } = this.usage(scope.id, field, now)
-        const state: LimitState = {
-          limit,
-          remaining: Math.max(0, limit - used),
-          resetMs: used > 0 ? window.end - now : 0,
-        }
-        const family = field === 'rpm' ? 'requests' : field === 'tpm' ? 'tokens' : 'budget'
-        snapshot[family] = tighter(snapshot[family], state)
-      }
-    }
-    return snapshot
-  }
-
-  /** Adds to the current window of a limit (opening a new one if needed); returns the window start. */
-  #add(scope: string, field: WindowField, amount: number, now: number): number {
-    const { used, window } = this.usage(scope, field, now)
-    this.#sql.exec(
-      `INSERT INTO windows (scope, field, start, used) VALUES (?, ?, ?, ?)
-       ON CONFLICT (scope, field) DO UPDATE SET start = excluded.start, used = excluded.used`,
-      scope,
-      field,
-      window.start,
-      used + amount,
-    )
-    return window.start
-  }
-}
-
-/** The state that runs out first (fewer remaining; on a tie, the later reset). */
-function tighter(current: LimitState | undefined, next: LimitState): LimitState {
-  if (!current) return next
-  if (next.remaining !== current.remaining)
-    return next.remaining < current.remaining ? next : current
-  return next.resetMs > current.resetMs ? next : current
 }

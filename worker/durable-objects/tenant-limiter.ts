@@ -52,7 +52,8 @@ export class TenantLimiter extends DurableObject<Env> {
     const now = Date.now()
     const key = config && usableKey(config, keyId, now)
     if (!config || !key) return null
-    return grantOf(config, key, this.#ledger.snapshot(scopesFor(config, key, null), now))
+    const scopes = scopesFor(config, key, null)
+    return grantOf(config, key, this.#ledger.read(scopes).snapshot(scopes, now))
   }
 
   async reserve(input: ReserveInput): Promise<ReserveResult> {
@@ -67,13 +68,14 @@ export class TenantLimiter extends DurableObject<Env> {
     const key = config && usableKey(config, input.keyId, now)
     if (!config || !key) return { ok: false, refusal: null, denied: 'key' }
     const scopes = scopesFor(config, key, input.user)
+    const usage = this.#ledger.read(scopes)
     if (!modelAllowed(key, input.record.model)) {
-      const grant = grantOf(config, key, this.#ledger.snapshot(scopes, now))
+      const grant = grantOf(config, key, usage.snapshot(scopes, now))
       return { ok: false, refusal: null, denied: 'model', grant }
     }
-    const decision = decide(this.#ledger, scopes, input, now)
+    const decision = decide(usage, scopes, input, now)
     if (!decision.ok) {
-      const snapshot = this.#ledger.snapshot(scopes, now)
+      const snapshot = usage.snapshot(scopes, now)
       this.#queueRecord(newId('res'), input.tenantId, input.record, {
         status: 429,
         outcome: `refused:${decision.refusal.field}`,
@@ -88,8 +90,8 @@ export class TenantLimiter extends DurableObject<Env> {
     const id = newId('res')
     const tokens = input.promptTokens + decision.completionTokens
     const record = JSON.stringify({ ...input.record, tenantId: input.tenantId })
-    this.#ledger.admit({ id, tokens, leaseUntil: now + LEASE_MS, record }, scopes, now)
-    const snapshot = this.#ledger.snapshot(scopes, now)
+    this.#ledger.admit({ id, tokens, leaseUntil: now + LEASE_MS, record }, scopes, usage, now)
+    const snapshot = usage.snapshot(scopes, now)
     return {
       ok: true,
       reservationId: id,
@@ -201,8 +203,9 @@ export class TenantLimiter extends DurableObject<Env> {
    * alarm that goes off early finds nothing to do and sets the next one.
    */
   async #schedule(flushInMs: number): Promise<void> {
-    const flushAt = this.#ledger.pendingRecords(1).length > 0 ? Date.now() + flushInMs : null
-    const due = [this.#ledger.nextLeaseEnd(), flushAt].filter((t): t is number => t !== null)
+    const work = this.#ledger.dueWork()
+    const flushAt = work.hasRecords ? Date.now() + flushInMs : null
+    const due = [work.nextLeaseEnd, flushAt].filter((t): t is number => t !== null)
     if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm()
     if (due.length === 0) {
       if (this.#alarmAt !== null) await this.ctx.storage.deleteAlarm()
