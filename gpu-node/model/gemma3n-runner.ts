@@ -37,7 +37,7 @@ import { PromptMedia } from './prompt-media.ts'
 import { SamplingHead } from './sampling-head.ts'
 import type { RowCandidates } from './sampling-head.ts'
 import { describeModel } from './model-info.ts'
-import { isCpuDevice, openRuntime } from './ort-runtime.ts'
+import { isCpuDevice, keepsOutputsOnDevice, openRuntime } from './ort-runtime.ts'
 import type { InferenceSession, OrtRuntime, Tensor } from './ort-runtime.ts'
 import type {
   MediaInput,
@@ -303,19 +303,21 @@ export class Gemma3nRunner implements ModelRunner {
       feeds[cache.name] = state.past.get(cache.name) ?? this.#emptyCache(cache.type, cache.shape)
     }
     const presents = this.#signature.cache.map((c) => c.present)
+    // Where outputs stay on the device, every output is fetched: onnxruntime-node 1.30 applies
+    // `preferredOutputLocation` by position in a partial fetch list, not by name, and a session that ran
+    // one returns the outputs of its later full runs under the wrong names (logits as a cache). Found on
+    // WebGPU over Mesa's lavapipe; test/node/model/webgpu.test.ts.
+    const fetchAll = withLogits || keepsOutputsOnDevice(this.#runtime.device)
     const out = await this.#timed(() =>
-      sessionRun(
-        'decoder_model_merged',
-        this.#decoder,
-        feeds,
-        withLogits ? ['logits', ...presents] : presents,
-      ),
+      sessionRun('decoder_model_merged', this.#decoder, feeds, fetchAll ? undefined : presents),
     )
     disposeInputs(feeds)
     for (const tensor of state.past.values()) tensor.dispose()
     state.past = new Map(this.#signature.cache.map((c) => [c.name, out[c.present]!]))
     state.length = total
-    return withLogits ? out.logits! : null
+    if (withLogits) return out.logits!
+    out.logits?.dispose()
+    return null
   }
 
   /** Runs the vision and audio encoders (cached by content) for a prompt's media. */

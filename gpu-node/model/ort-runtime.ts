@@ -57,12 +57,17 @@ export function isCpuDevice(device: DeviceName): boolean {
   return device === 'cpu' || device === 'wasm'
 }
 
+/** Whether sessions on `device` hand outputs back as device buffers (see `keepOutputsOnDevice`). */
+export function keepsOutputsOnDevice(device: DeviceName): boolean {
+  return device === 'webgpu'
+}
+
 /**
  * Session options that keep the named outputs on the GPU. Only WebGPU can hand outputs back as device
  * buffers; cpu, cuda and wasm copy to the host regardless, so they get nothing.
  */
 export function keepOutputsOnDevice(device: DeviceName, keepOnDevice: string[]) {
-  if (device !== 'webgpu' || keepOnDevice.length === 0) return {}
+  if (!keepsOutputsOnDevice(device) || keepOnDevice.length === 0) return {}
   return {
     preferredOutputLocation: Object.fromEntries(
       keepOnDevice.map((name) => [name, 'gpu-buffer' as const]),

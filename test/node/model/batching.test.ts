@@ -3,12 +3,23 @@
  * batched run equal its tokens when it runs alone, while other sequences join and leave mid-run. Checked
  * for a decoder that declares `attention_mask` (one padded batch per step), one that also declares
  * `num_logits_to_keep`, and one without `attention_mask` (sequences decoded one by one), on real ONNX
- * sessions. Also: a prompt fed in chunks generates what it generates in one.
+ * sessions. Also: a prompt fed in chunks generates what it generates in one. On the CPU, and on WebGPU where
+ * onnxruntime-node opens an adapter (Mesa's lavapipe on CI), where the batch's cache stays in device
+ * buffers and joins and removals run on the device; there each sequence must also get the CPU's tokens.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Gemma3nRunner } from '../../../gpu-node/model/gemma3n-runner.ts'
+import type { DeviceName } from '../../../gpu-node/model/ort-runtime.ts'
 import type { StepItem } from '../../../gpu-node/model/runner-types.ts'
+import { WEBGPU_MISSING, webgpuAvailable } from '../../support/webgpu.ts'
 import { GREEDY, SMALL_VOCAB_PROMPTS, greedyTokens, makeFolder, tempRoot } from './greedy.ts'
+
+const WEBGPU = await webgpuAvailable()
+if (!WEBGPU) console.warn(`Batched decoding is tested on the CPU only: ${WEBGPU_MISSING}.`)
+const DEVICES: DeviceName[] = WEBGPU ? ['cpu', 'webgpu'] : ['cpu']
+const CASES = ['masked', 'keep', 'unmasked'].flatMap((variant) =>
+  DEVICES.map((device) => ({ variant, device })),
+)
 
 const PROMPTS = SMALL_VOCAB_PROMPTS
 /** When each sequence joins (engine step) and how many tokens it generates before leaving. */
@@ -84,10 +95,10 @@ async function batchedRun(runner: Gemma3nRunner): Promise<{ tokens: number[][]; 
   return { tokens: out, widest }
 }
 
-describe.each(['masked', 'keep', 'unmasked'])('batched decoding (%s decoder)', (variant) => {
+describe.each(CASES)('batched decoding ($variant decoder, $device)', ({ variant, device }) => {
   let runner: Gemma3nRunner
   beforeAll(async () => {
-    runner = await Gemma3nRunner.load({ modelDir: folders[variant]!, runtime: 'node' })
+    runner = await Gemma3nRunner.load({ modelDir: folders[variant]!, runtime: 'node', device })
   })
   afterAll(async () => runner?.close())
 
@@ -102,6 +113,22 @@ describe.each(['masked', 'keep', 'unmasked'])('batched decoding (%s decoder)', (
     expect(tokens).toEqual(alone)
     // Not degenerate: the comparison would catch a mix-up between sequences.
     expect(new Set(alone.map((t) => t.join(','))).size).toBe(PROMPTS.length)
+  })
+
+  it.runIf(device !== 'cpu')('gives each sequence the tokens the CPU gives it', async () => {
+    const cpu = await Gemma3nRunner.load({
+      modelDir: folders[variant]!,
+      runtime: 'node',
+      device: 'cpu',
+    })
+    try {
+      for (const [seq, prompt] of PROMPTS.entries()) {
+        const want = await greedyTokens(cpu, seq, prompt, 16, [])
+        expect(await greedyTokens(runner, 300 + seq, prompt, 16, [])).toEqual(want)
+      }
+    } finally {
+      await cpu.close()
+    }
   })
 
   it('gives a prompt fed in chunks (the last one a single token) the tokens it gets in one', async () => {
