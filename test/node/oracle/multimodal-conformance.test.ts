@@ -1,7 +1,8 @@
 /**
  * Greedy generation with images and audio matches transformers.js token for token on a generated contract
  * model whose encoders depend on their inputs: the node's own preprocessing, prompt expansion, encoders and
- * feature merge, with the prompt prefilled whole and in chunks that cut through the soft-token runs.
+ * feature merge, with the prompt prefilled whole and in chunks that cut through the soft-token runs. On the
+ * CPU, and on WebGPU where onnxruntime-node opens an adapter (Mesa's lavapipe on CI), encoders included.
  */
 import type { Processor, Tensor as TjsTensor } from '@huggingface/transformers'
 import {
@@ -16,11 +17,17 @@ import { preprocessImage } from '../../../gpu-node/media/image-preprocess.ts'
 import { readMediaConfig } from '../../../gpu-node/media/media-config.ts'
 import { expandMediaPrompt } from '../../../gpu-node/media/prompt-expansion.ts'
 import { Gemma3nRunner } from '../../../gpu-node/model/gemma3n-runner.ts'
+import type { DeviceName } from '../../../gpu-node/model/ort-runtime.ts'
 import type { MediaInput, StepItem } from '../../../gpu-node/model/runner-types.ts'
 import { ChatTokenizer } from '../../../gpu-node/text/chat-tokenizer.ts'
 import type { ChatMessage } from '../../../gpu-node/text/chat-tokenizer.ts'
 import { chirp, smallModel, testImages } from '../media/helpers.ts'
 import { GREEDY } from '../model/greedy.ts'
+import { WEBGPU_MISSING, webgpuAvailable } from '../../support/webgpu.ts'
+
+const WEBGPU = await webgpuAvailable()
+if (!WEBGPU) console.warn(`Multimodal conformance is tested on the CPU only: ${WEBGPU_MISSING}.`)
+const DEVICES: DeviceName[] = WEBGPU ? ['cpu', 'webgpu'] : ['cpu']
 
 const MAX_NEW = 16
 const MESSAGES: ChatMessage[] = [
@@ -38,7 +45,7 @@ const MESSAGES: ChatMessage[] = [
 ]
 
 let cleanup: () => Promise<void>
-let runner: Gemma3nRunner
+const runners = new Map<DeviceName, Gemma3nRunner>()
 let reference: number[]
 let prompt: number[]
 let media: () => MediaInput
@@ -93,16 +100,19 @@ beforeAll(async () => {
     imagePositions: expanded.imagePositions,
     audioPositions: expanded.audioPositions,
   })
-  runner = await Gemma3nRunner.load({ modelDir: model.dir, runtime: 'node' })
+  for (const device of DEVICES) {
+    runners.set(device, await Gemma3nRunner.load({ modelDir: model.dir, runtime: 'node', device }))
+  }
 })
 
 afterAll(async () => {
-  await runner?.close()
+  for (const runner of runners.values()) await runner.close()
   await cleanup?.()
 })
 
 /** Greedy loop with the prompt prefilled in chunks of `chunk` tokens (media sent with the first). */
-async function generate(seqId: number, chunk: number): Promise<number[]> {
+async function generate(device: DeviceName, seqId: number, chunk: number): Promise<number[]> {
+  const runner = runners.get(device)!
   const out: number[] = []
   for (let start = 0; start < prompt.length; start += chunk) {
     const last = start + chunk >= prompt.length
@@ -133,15 +143,22 @@ describe('multimodal generation against transformers.js', () => {
     expect(new Set(reference).size).toBeGreaterThanOrEqual(6)
   })
 
-  it('matches token for token with the prompt prefilled whole', async () => {
-    expect(await generate(1, prompt.length)).toEqual(reference)
-  })
+  it.each(DEVICES)(
+    'matches token for token with the prompt prefilled whole (%s)',
+    async (device) => {
+      expect(await generate(device, 1, prompt.length)).toEqual(reference)
+    },
+  )
 
-  it('matches token for token with chunks that cut through the soft-token runs', async () => {
-    expect(await generate(2, 97)).toEqual(reference)
-  })
+  it.each(DEVICES)(
+    'matches token for token with chunks that cut through the soft-token runs (%s)',
+    async (device) => {
+      expect(await generate(device, 2, 97)).toEqual(reference)
+    },
+  )
 
   it('differs when the media are missing (the merge matters)', async () => {
+    const runner = runners.get('cpu')!
     const item: StepItem = { seqId: 3, phase: 'prefill', tokens: prompt, sampling: GREEDY, seed: 0 }
     const { results } = await runner.step([item])
     const out = [results[0]!.token!]
