@@ -3,14 +3,21 @@
  * that join a running batch and leave it mid-run, with their releases sent right before the next step
  * without waiting for them, generate exactly the greedy tokens they generate alone. This is what the
  * thread's one-call-at-a-time order guarantees (a step that ran while a release rewrote the batch would
- * mix rows up).
+ * mix rows up). On the CPU, and on WebGPU (Dawn inside the runner's worker thread) where onnxruntime-node
+ * opens an adapter (Mesa's lavapipe on CI).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Engine } from '../../../gpu-node/engine/engine.ts'
 import type { GenerationEvent, SequenceRequest } from '../../../gpu-node/engine/engine.ts'
+import type { DeviceName } from '../../../gpu-node/model/ort-runtime.ts'
 import { startRunnerThread } from '../../../gpu-node/model/remote-runner.ts'
 import type { ModelRunner } from '../../../gpu-node/model/runner-types.ts'
+import { WEBGPU_MISSING, webgpuAvailable } from '../../support/webgpu.ts'
 import { GREEDY, SMALL_VOCAB_PROMPTS, makeFolder, tempRoot } from '../model/greedy.ts'
+
+const WEBGPU = await webgpuAvailable()
+if (!WEBGPU) console.warn(`The engine thread is tested on the CPU only: ${WEBGPU_MISSING}.`)
+const DEVICES: DeviceName[] = WEBGPU ? ['cpu', 'webgpu'] : ['cpu']
 
 const PROMPTS = SMALL_VOCAB_PROMPTS
 /** Tokens each sequence generates: different lengths, so sequences leave while others run. */
@@ -56,21 +63,23 @@ async function tokensOf(
 }
 
 let cleanup: () => Promise<void>
-let runner: ModelRunner
+let dir: string
 beforeAll(async () => {
   const temp = await tempRoot('gemma-engine-thread')
   cleanup = temp.cleanup
-  const dir = await makeFolder(temp.root, 'masked', { vocab: 'small', attentionMask: true })
-  runner = await startRunnerThread({ modelDir: dir, runtime: 'node' })
+  dir = await makeFolder(temp.root, 'masked', { vocab: 'small', attentionMask: true })
 })
-afterAll(async () => {
-  await runner?.close()
-  await cleanup?.()
-})
+afterAll(async () => cleanup?.())
 
-describe('engine on the runner thread', () => {
+describe.each(DEVICES)('engine on the runner thread (%s)', (device) => {
+  let runner: ModelRunner
+  beforeAll(async () => {
+    runner = await startRunnerThread({ modelDir: dir, runtime: 'node', device })
+  })
+  afterAll(async () => runner?.close())
+
   it('gives sequences that join and leave mid-run the greedy tokens they get alone', async () => {
-    expect(runner.info.batchedDecode).toBe(true)
+    expect(runner.info).toMatchObject({ batchedDecode: true, device })
     const engine = new Engine(runner, ids, options)
     const alone: number[][] = []
     for (const [seq, length] of LENGTHS.entries()) {
