@@ -2,8 +2,8 @@
  * Continuous batching must not change what any sequence generates: each sequence's greedy tokens in a
  * batched run equal its tokens when it runs alone, while other sequences join and leave mid-run. Checked
  * for a decoder that declares `attention_mask` (one padded batch per step), one that also declares
- * `num_logits_to_keep`, and one without `attention_mask` (sequences decoded one by one), on real ONNX
- * sessions. Also: a prompt fed in chunks generates what it generates in one. On the CPU, and on WebGPU where
+ * `num_logits_to_keep`, one without `attention_mask` (sequences decoded one by one), and the fp16 files
+ * (float16 caches), on real ONNX sessions. Also: a prompt fed in chunks generates what it generates in one. On the CPU, and on WebGPU where
  * onnxruntime-node opens an adapter (Mesa's lavapipe on CI), where the batch's cache stays in device
  * buffers and joins and removals run on the device; there each sequence must also get the CPU's tokens.
  */
@@ -17,7 +17,7 @@ import { GREEDY, SMALL_VOCAB_PROMPTS, greedyTokens, makeFolder, tempRoot } from 
 const WEBGPU = await webgpuAvailable()
 if (!WEBGPU) console.warn(`Batched decoding is tested on the CPU only: ${WEBGPU_MISSING}.`)
 const DEVICES: DeviceName[] = WEBGPU ? ['cpu', 'webgpu'] : ['cpu']
-const CASES = ['masked', 'keep', 'unmasked'].flatMap((variant) =>
+const CASES = ['masked', 'keep', 'unmasked', 'half'].flatMap((variant) =>
   DEVICES.map((device) => ({ variant, device })),
 )
 
@@ -48,6 +48,20 @@ beforeAll(async () => {
     attentionMask: false,
     kvLayers: 2,
   })
+  // The fp16 files, as the fp16 and q4f16 exports have them: float16 caches, joined and trimmed as such.
+  folders.half = await makeFolder(temp.root, 'half', {
+    vocab: 'small',
+    attentionMask: true,
+    dtypes: ['fp16'],
+  })
+})
+
+/** How each variant's folder is loaded. */
+const loadOptions = (variant: string, device: DeviceName) => ({
+  modelDir: folders[variant]!,
+  runtime: 'node' as const,
+  device,
+  ...(variant === 'half' ? { dtype: 'fp16' } : {}),
 })
 afterAll(async () => cleanup?.())
 
@@ -98,12 +112,13 @@ async function batchedRun(runner: Gemma3nRunner): Promise<{ tokens: number[][]; 
 describe.each(CASES)('batched decoding ($variant decoder, $device)', ({ variant, device }) => {
   let runner: Gemma3nRunner
   beforeAll(async () => {
-    runner = await Gemma3nRunner.load({ modelDir: folders[variant]!, runtime: 'node', device })
+    runner = await Gemma3nRunner.load(loadOptions(variant, device))
   })
   afterAll(async () => runner?.close())
 
   it('gives every sequence the tokens it gets alone, with joins and leaves mid-run', async () => {
     expect(runner.info.batchedDecode).toBe(variant !== 'unmasked')
+    expect(runner.info.dtypes.decoder_model_merged).toBe(variant === 'half' ? 'fp16' : 'fp32')
     const alone: number[][] = []
     for (const [seq, prompt] of PROMPTS.entries()) {
       alone.push(await greedyTokens(runner, 100 + seq, prompt, SCHEDULE[seq]!.tokens, []))
@@ -116,11 +131,7 @@ describe.each(CASES)('batched decoding ($variant decoder, $device)', ({ variant,
   })
 
   it.runIf(device !== 'cpu')('gives each sequence the tokens the CPU gives it', async () => {
-    const cpu = await Gemma3nRunner.load({
-      modelDir: folders[variant]!,
-      runtime: 'node',
-      device: 'cpu',
-    })
+    const cpu = await Gemma3nRunner.load(loadOptions(variant, 'cpu'))
     try {
       for (const [seq, prompt] of PROMPTS.entries()) {
         const want = await greedyTokens(cpu, seq, prompt, 16, [])
