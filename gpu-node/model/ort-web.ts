@@ -1,12 +1,12 @@
 /**
  * @module
  * onnxruntime-web in Node: the pure-wasm fallback (no native binding needed), or WebGPU through the `webgpu`
- * npm package (Dawn), which must be installed separately (`npm install webgpu`) and needs Vulkan like the
- * native WebGPU provider (toolchain.md §7). Slower than onnxruntime-node on CPU; kept for portability.
+ * npm package (Dawn; a dev dependency, so an install with `--omit=dev` lacks it), which needs Vulkan like
+ * the native WebGPU provider (toolchain.md §7). Slower than onnxruntime-node on CPU; kept for portability.
  */
 import { readFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import * as ort from 'onnxruntime-web'
+import type * as OrtWeb from 'onnxruntime-web'
 import type { SessionFile } from './model-folder.ts'
 import { keepOutputsOnDevice } from './ort-runtime.ts'
 import type {
@@ -22,15 +22,24 @@ export async function openWebRuntime(options: RuntimeOptions): Promise<OrtRuntim
   if (device !== 'wasm' && device !== 'webgpu') {
     throw new Error(`onnxruntime-web has no "${device}" device; use wasm or webgpu.`)
   }
+  if (device === 'webgpu') await installDawn()
+  const ort = await loadOrtWeb(device)
   // One wasm thread: on small boxes two threads were slower than one (toolchain.md §7).
   ort.env.wasm.numThreads = options.threads || 1
-  if (device === 'webgpu') await installDawn()
   const executionProvider = device === 'webgpu' ? 'webgpu' : 'wasm'
-  const sessionOptions = (keepOnDevice: string[]): ort.InferenceSession.SessionOptions => ({
+  const sessionOptions = (keepOnDevice: string[]): OrtWeb.InferenceSession.SessionOptions => ({
     executionProviders: [executionProvider],
     graphOptimizationLevel: 'all',
     ...keepOutputsOnDevice(device, keepOnDevice),
   })
+  // Its WebGPU backend creates one session at a time ("another WebGPU EP inference session is being
+  // created" otherwise), and callers load sessions concurrently: queue them.
+  let queue: Promise<unknown> = Promise.resolve()
+  const oneAtATime = <T>(create: () => Promise<T>): Promise<T> => {
+    const created = queue.then(create)
+    queue = created.catch(() => undefined)
+    return created
+  }
   return {
     name: 'web',
     device: device as DeviceName,
@@ -45,10 +54,9 @@ export async function openWebRuntime(options: RuntimeOptions): Promise<OrtRuntim
       )
       const model = graph ?? new Uint8Array(await readFile(file.path))
       try {
-        return await ort.InferenceSession.create(model, {
-          ...sessionOptions(keepOnDevice),
-          externalData,
-        })
+        return await oneAtATime(() =>
+          ort.InferenceSession.create(model, { ...sessionOptions(keepOnDevice), externalData }),
+        )
       } catch (error) {
         throw new Error(`onnxruntime-web could not load ${basename(file.path)}: ${String(error)}`, {
           cause: error,
@@ -56,12 +64,21 @@ export async function openWebRuntime(options: RuntimeOptions): Promise<OrtRuntim
       }
     },
     async createSessionFromBytes(model: Uint8Array, keepOnDevice: string[] = []) {
-      return ort.InferenceSession.create(model, sessionOptions(keepOnDevice))
+      return oneAtATime(() => ort.InferenceSession.create(model, sessionOptions(keepOnDevice)))
     },
     tensor(type: TensorType, data: TensorData, dims: readonly number[]) {
       return new ort.Tensor(type, data, dims)
     },
   } as OrtRuntime
+}
+
+/**
+ * The package's Node entry point registers the wasm backend only ("[webgpu] backend not found"); WebGPU is
+ * in its `webgpu` build. Tensors must come from the build that runs the sessions, hence one module per
+ * runtime.
+ */
+async function loadOrtWeb(device: 'wasm' | 'webgpu'): Promise<typeof OrtWeb> {
+  return device === 'webgpu' ? import('onnxruntime-web/webgpu') : import('onnxruntime-web')
 }
 
 /** onnxruntime-web finds WebGPU through `navigator.gpu`; in Node the `webgpu` package provides it. */

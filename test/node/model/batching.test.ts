@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Gemma3nRunner } from '../../../gpu-node/model/gemma3n-runner.ts'
-import type { DeviceName } from '../../../gpu-node/model/ort-runtime.ts'
+import type { DeviceName, RuntimeName } from '../../../gpu-node/model/ort-runtime.ts'
 import type { StepItem } from '../../../gpu-node/model/runner-types.ts'
 import { WEBGPU_MISSING, webgpuAvailable } from '../../support/webgpu.ts'
 import { GREEDY, SMALL_VOCAB_PROMPTS, greedyTokens, makeFolder, tempRoot } from './greedy.ts'
@@ -17,9 +17,13 @@ import { GREEDY, SMALL_VOCAB_PROMPTS, greedyTokens, makeFolder, tempRoot } from 
 const WEBGPU = await webgpuAvailable()
 if (!WEBGPU) console.warn(`Batched decoding is tested on the CPU only: ${WEBGPU_MISSING}.`)
 const DEVICES: DeviceName[] = WEBGPU ? ['cpu', 'webgpu'] : ['cpu']
-const CASES = ['masked', 'keep', 'unmasked', 'half'].flatMap((variant) =>
-  DEVICES.map((device) => ({ variant, device })),
-)
+const CASES: { variant: string; runtime: RuntimeName; device: DeviceName }[] = [
+  ...['masked', 'keep', 'unmasked', 'half'].flatMap((variant) =>
+    DEVICES.map((device) => ({ variant, runtime: 'node' as const, device })),
+  ),
+  // onnxruntime-web's own WebGPU build, on Dawn from the `webgpu` package.
+  ...(WEBGPU ? [{ variant: 'masked', runtime: 'web' as const, device: 'webgpu' as const }] : []),
+]
 
 const PROMPTS = SMALL_VOCAB_PROMPTS
 /** When each sequence joins (engine step) and how many tokens it generates before leaving. */
@@ -57,9 +61,9 @@ beforeAll(async () => {
 })
 
 /** How each variant's folder is loaded. */
-const loadOptions = (variant: string, device: DeviceName) => ({
+const loadOptions = (variant: string, device: DeviceName, runtime: RuntimeName = 'node') => ({
   modelDir: folders[variant]!,
-  runtime: 'node' as const,
+  runtime,
   device,
   ...(variant === 'half' ? { dtype: 'fp16' } : {}),
 })
@@ -109,15 +113,16 @@ async function batchedRun(runner: Gemma3nRunner): Promise<{ tokens: number[][]; 
   return { tokens: out, widest }
 }
 
-describe.each(CASES)('batched decoding ($variant decoder, $device)', ({ variant, device }) => {
+describe.each(CASES)('batched decoding ($variant decoder, $runtime $device)', (testCase) => {
+  const { variant, runtime, device } = testCase
   let runner: Gemma3nRunner
   beforeAll(async () => {
-    runner = await Gemma3nRunner.load(loadOptions(variant, device))
+    runner = await Gemma3nRunner.load(loadOptions(variant, device, runtime))
   })
   afterAll(async () => runner?.close())
 
   it('gives every sequence the tokens it gets alone, with joins and leaves mid-run', async () => {
-    expect(runner.info.batchedDecode).toBe(variant !== 'unmasked')
+    expect(runner.info).toMatchObject({ runtime, device, batchedDecode: variant !== 'unmasked' })
     expect(runner.info.dtypes.decoder_model_merged).toBe(variant === 'half' ? 'fp16' : 'fp32')
     const alone: number[][] = []
     for (const [seq, prompt] of PROMPTS.entries()) {
