@@ -3,8 +3,8 @@
  * `npm run bench`: starts the stack (a GPU node on GEMMA_MODEL_DIR or the default 262,400-vocabulary
  * contract model, and the worker in `wrangler dev`) and measures, at concurrency 1, 4, 16 and 64, with
  * 64 output tokens per request: aggregate tokens/s, TTFT and inter-token latency p50/p99, on the node
- * alone and through the edge; the same workload through transformers.js `generate()` on the same folder;
- * and the JavaScript overhead of the node's decode steps. Prints tables and the targets of issue 3, and
+ * alone and through the edge; the same workload through transformers.js `generate()` on the same folder
+ * (and device); the JavaScript overhead of the node's decode steps; and the node's memory (memory.ts). Prints tables and the targets of issue 3, and
  * writes test/bench/results.json. Then the edge's media shaping benchmark (test/bench/media; BENCH_MEDIA=0
  * skips it). BENCH_LEVELS (e.g. `1,16`) and BENCH_MAX_TOKENS resize the run.
  * Every level runs BENCH_PASSES times (3 by default), the passes interleaved (1, 4, 16, 64, 1, 4, …) so a
@@ -21,9 +21,11 @@ import { ensureContractModel } from '../../gpu-node/contract-model/cache.ts'
 import type { NodeHealth } from '../../shared/protocol.ts'
 import { startStack } from '../support/stack.ts'
 import { roundTripP50, runLevel, stepCounters } from './load.ts'
+import { gpuUsedMiB, peakRssMiB } from './memory.ts'
+import type { NodeMemory } from './memory.ts'
 import type { LevelResult } from './load.ts'
 import { runMediaBench } from './media/run.ts'
-import { transformersBaseline } from './transformers-baseline.ts'
+import { baselineSetup, transformersBaseline } from './transformers-baseline.ts'
 import { startWorkerdEdge } from './workerd-edge.ts'
 
 const LEVELS = (process.env.BENCH_LEVELS ?? '1,4,16,64').split(',').map(Number)
@@ -40,6 +42,7 @@ const round = (row: object) =>
     }),
   )
 
+const gpuBefore = await gpuUsedMiB()
 const stack = await startStack({ GEMMA_MODEL_DIR: modelDir })
 let stopped = false
 const stopStack = async () => {
@@ -98,9 +101,16 @@ try {
     edge_404_p50_ms: await roundTripP50(`${stack.workerUrl}/bench-no-such-route`),
     node_404_p50_ms: await roundTripP50(`${stack.nodeUrl}/bench-no-such-route`),
   }
+  const gpuAfter = await gpuUsedMiB()
+  const memory: NodeMemory = {
+    node_peak_rss_mib: await peakRssMiB(stack.nodePid),
+    gpu_used_mib: gpuAfter !== null && gpuBefore !== null ? gpuAfter - gpuBefore : null,
+  }
   await stopStack() // transformers.js gets the machine to itself, as the node did
+  const baselineOn = await baselineSetup(modelDir, health.model.device)
   const baseline = await transformersBaseline(
     modelDir,
+    baselineOn,
     LEVELS.filter((l) => l <= 16),
     MAX_TOKENS,
   )
@@ -115,7 +125,9 @@ try {
     edge_workerd_c1: edgeWorkerd,
     passes: { node: nodePasses, edge: edgePasses, edge_workerd: workerdPasses },
     round_trip_floor: floor,
+    memory,
     transformers_js: baseline,
+    transformers_js_on: baselineOn,
     media,
     targets: targets(node, edge, edgeWorkerd, baseline),
   }
@@ -133,7 +145,13 @@ try {
   console.log(
     `round trip of a 404 (the path before any handler): edge ${floor.edge_404_p50_ms.toFixed(1)} ms, node ${floor.node_404_p50_ms.toFixed(1)} ms`,
   )
-  console.log('transformers.js generate()')
+  const mib = (value: number | null) => (value === null ? 'n/a' : `${Math.round(value)} MiB`)
+  console.log(
+    `GPU node memory: peak resident ${mib(memory.node_peak_rss_mib)}, GPU memory in use ${mib(memory.gpu_used_mib)} (nvidia-smi)`,
+  )
+  console.log(
+    `transformers.js generate() on ${baselineOn.device} (${Object.values(baselineOn.dtype).join('/')})`,
+  )
   console.table(baseline.map(round))
   if (media) {
     console.log('edge media shaping (ms; bytes in -> out)')

@@ -24,6 +24,8 @@ export interface Stack {
   tenantId: string
   adminToken: string
   nodeSecret: string
+  /** The GPU node's process id (for its memory, in the bench). */
+  nodePid: number
   stop(): Promise<void>
 }
 
@@ -89,6 +91,7 @@ export async function startStack(nodeEnv: Record<string, string> = {}): Promise<
     tenantId: seeded.tenantId,
     adminToken,
     nodeSecret: node.secret,
+    nodePid: node.service.child.pid!,
     async stop() {
       await Promise.all([node.service.stop(), worker?.stop()])
       await rm(state, { recursive: true, force: true })
