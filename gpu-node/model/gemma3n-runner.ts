@@ -306,7 +306,7 @@ export class Gemma3nRunner implements ModelRunner {
     // Where outputs stay on the device, every output is fetched: onnxruntime-node 1.30 applies
     // `preferredOutputLocation` by position in a partial fetch list, not by name, and a session that ran
     // one returns the outputs of its later full runs under the wrong names (logits as a cache). Found on
-    // WebGPU over Mesa's lavapipe; test/node/model/webgpu.test.ts.
+    // WebGPU over Mesa's lavapipe; test/node/model/batching.test.ts runs on it.
     const fetchAll = withLogits || keepsOutputsOnDevice(this.#runtime.device)
     const out = await this.#timed(() =>
       sessionRun('decoder_model_merged', this.#decoder, feeds, fetchAll ? undefined : presents),
