@@ -20,6 +20,18 @@ const PROMPT_LOGITS = {
     'logits computed for every prompt position (decoder graph not recognised; see GPU_NODE_PREFILL_CHUNK)',
 } as const
 
+/**
+ * The startup banner's words for where the KV cache lives: what an operator choosing between cuda and
+ * webgpu needs to know (toolchain.md §5: onnxruntime-node hands CUDA outputs back to the host).
+ */
+function kvPlacement(device: string, batched: boolean): string {
+  if (device === 'webgpu')
+    return `in GPU buffers${batched ? '; joins and removals run on the device' : ''}`
+  if (device === 'cuda')
+    return 'copied to the host and back every step (GEMMA_DEVICE=webgpu keeps it on the GPU)'
+  return 'in host memory, fed back without copies'
+}
+
 try {
   const config = loadConfig()
   if (!config.modelDir)
@@ -38,6 +50,7 @@ try {
       `  runtime: onnxruntime-${info.runtime} on ${info.device}`,
       `  decode:  ${info.batchedDecode ? 'batched (one decoder call per step)' : 'one sequence per decoder call (the decoder declares no attention_mask)'}`,
       `  prompts: ${PROMPT_LOGITS[info.promptLogits]}`,
+      `  KV:      ${kvPlacement(info.device, info.batchedDecode)}`,
       info.contractModel ? `  NOTE:    ${info.contractModel.note}` : '',
       config.secretGenerated
         ? `  GPU_NODE_SECRET was unset; this run uses: ${config.secrets[0]}`
