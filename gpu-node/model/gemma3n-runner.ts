@@ -303,10 +303,11 @@ export class Gemma3nRunner implements ModelRunner {
       feeds[cache.name] = state.past.get(cache.name) ?? this.#emptyCache(cache.type, cache.shape)
     }
     const presents = this.#signature.cache.map((c) => c.present)
-    // Where outputs stay on the device, every output is fetched: onnxruntime-node 1.30 applies
-    // `preferredOutputLocation` by position in a partial fetch list, not by name, and a session that ran
-    // one returns the outputs of its later full runs under the wrong names (logits as a cache). Found on
-    // WebGPU over Mesa's lavapipe; test/node/model/batching.test.ts runs on it.
+    // Where outputs stay on the device, every output is fetched. onnxruntime-node 1.30 runs such a
+    // session through one IoBinding kept for its whole life, whose bound outputs are never cleared: a run
+    // that fetches another set of outputs than the last gets them under the wrong names (the logits as a
+    // cache) or fails with "Output count mismatch". So every run of the decoder fetches the same set.
+    // Found on WebGPU over Mesa's lavapipe; test/node/model/batching.test.ts runs on it.
     const fetchAll = withLogits || keepsOutputsOnDevice(this.#runtime.device)
     const out = await this.#timed(() =>
       sessionRun('decoder_model_merged', this.#decoder, feeds, fetchAll ? undefined : presents),
