@@ -36,6 +36,7 @@ import type { SessionFile } from './model-folder.ts'
 import { PromptMedia } from './prompt-media.ts'
 import { SamplingHead } from './sampling-head.ts'
 import type { RowCandidates } from './sampling-head.ts'
+import { createTurns } from './in-turn.ts'
 import { describeModel } from './model-info.ts'
 import { isCpuDevice, keepsOutputsOnDevice, openRuntime } from './ort-runtime.ts'
 import type { InferenceSession, OrtRuntime, Tensor } from './ort-runtime.ts'
@@ -104,6 +105,8 @@ export class Gemma3nRunner implements ModelRunner {
   readonly #encoders: MediaEncoders
   readonly #sequences = new Map<number, SequenceState>()
   #runMs = 0
+  /** Calls run one at a time, in the order made (ModelRunner): a step never meets a release half done. */
+  readonly #inTurn = createTurns()
 
   private constructor(
     info: ModelInfo,
@@ -154,7 +157,19 @@ export class Gemma3nRunner implements ModelRunner {
     return new Gemma3nRunner(info, runtime, { embed, decoder, graphs, head, encoders }, signature)
   }
 
-  async step(items: StepItem[]): Promise<StepOutput> {
+  step(items: StepItem[]): Promise<StepOutput> {
+    return this.#inTurn(() => this.#step(items))
+  }
+
+  release(seqIds: number[]): Promise<ReleaseOutput> {
+    return this.#inTurn(() => this.#release(seqIds))
+  }
+
+  close(): Promise<void> {
+    return this.#inTurn(() => this.#close())
+  }
+
+  async #step(items: StepItem[]): Promise<StepOutput> {
     const started = performance.now()
     this.#runMs = 0
     const tokens = new Map<number, number | null>()
@@ -184,7 +199,7 @@ export class Gemma3nRunner implements ModelRunner {
     }
   }
 
-  async release(seqIds: number[]): Promise<ReleaseOutput> {
+  async #release(seqIds: number[]): Promise<ReleaseOutput> {
     for (const id of seqIds) {
       const state = this.#sequences.get(id)
       if (!state) continue
@@ -196,8 +211,8 @@ export class Gemma3nRunner implements ModelRunner {
     return { kvTokens: this.#kvTokens() }
   }
 
-  async close(): Promise<void> {
-    await this.release([...this.#sequences.keys()])
+  async #close(): Promise<void> {
+    await this.#release([...this.#sequences.keys()])
     this.#batch?.clear()
     await Promise.all([
       this.#embed.release(),

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import type * as OrtWeb from 'onnxruntime-web'
 import type { SessionFile } from './model-folder.ts'
+import { createTurns } from './in-turn.ts'
 import { keepOutputsOnDevice } from './ort-runtime.ts'
 import type {
   DeviceName,
@@ -34,12 +35,7 @@ export async function openWebRuntime(options: RuntimeOptions): Promise<OrtRuntim
   })
   // Its WebGPU backend creates one session at a time ("another WebGPU EP inference session is being
   // created" otherwise), and callers load sessions concurrently: queue them.
-  let queue: Promise<unknown> = Promise.resolve()
-  const oneAtATime = <T>(create: () => Promise<T>): Promise<T> => {
-    const created = queue.then(create)
-    queue = created.catch(() => undefined)
-    return created
-  }
+  const oneAtATime = createTurns()
   return {
     name: 'web',
     device: device as DeviceName,

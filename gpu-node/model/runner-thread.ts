@@ -17,12 +17,9 @@ const reply = (message: RunnerResponse): void => port.postMessage(message)
 try {
   const runner = await Gemma3nRunner.load(workerData as RunnerOptions)
   reply({ kind: 'ready', info: runner.info })
-  // The engine calls the next step without waiting for the releases before it (ModelRunner: calls run in
-  // the order made), and a step must never run while a release rewrites the batch: one call at a time.
-  let previous: Promise<void> = Promise.resolve()
-  port.on('message', (request: RunnerRequest) => {
-    previous = previous.then(() => handle(runner, request))
-  })
+  // A call may arrive before the previous one has finished (the engine calls the next step without
+  // waiting for the releases before it); the runner runs them in the order they arrive (ModelRunner).
+  port.on('message', (request: RunnerRequest) => void handle(runner, request))
 } catch (error) {
   reply({ kind: 'failed', ...serialize(error) })
 }

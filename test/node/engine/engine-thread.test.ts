@@ -2,7 +2,7 @@
  * The engine on the real runner thread and real ONNX sessions (the small masked contract model): sequences
  * that join a running batch and leave it mid-run, with their releases sent right before the next step
  * without waiting for them, generate exactly the greedy tokens they generate alone. This is what the
- * thread's one-call-at-a-time order guarantees (a step that ran while a release rewrote the batch would
+ * runner's one-call-at-a-time order guarantees (a step that ran while a release rewrote the batch would
  * mix rows up). On the CPU, and on WebGPU (Dawn inside the runner's worker thread) where onnxruntime-node
  * opens an adapter (Mesa's lavapipe on CI).
  */
