@@ -7,7 +7,7 @@
  */
 import * as ort from 'onnxruntime-node'
 import { GraphBuilder } from '../../gpu-node/contract-model/onnx-builder.ts'
-import type { OrtRuntime, Tensor } from '../../gpu-node/model/ort-runtime.ts'
+import type { DeviceName, OrtRuntime, Tensor } from '../../gpu-node/model/ort-runtime.ts'
 
 export const WEBGPU_MISSING =
   'no WebGPU adapter (onnxruntime-node needs Vulkan: apt-get install -t bookworm-backports ' +
@@ -38,6 +38,17 @@ export async function webgpuAvailable(): Promise<boolean> {
   } catch {
     return false
   }
+}
+
+/**
+ * The devices a test file runs its cases on: the CPU, and WebGPU where it is available. Without it, says
+ * so once (`subject` names what is then tested on the CPU only).
+ * @example const DEVICES = await devicesToTest('Batched decoding') // ['cpu', 'webgpu'] on CI
+ */
+export async function devicesToTest(subject: string): Promise<DeviceName[]> {
+  if (await webgpuAvailable()) return ['cpu', 'webgpu']
+  console.warn(`${subject} is tested on the CPU only: ${WEBGPU_MISSING}.`)
+  return ['cpu']
 }
 
 /**

@@ -9,15 +9,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Engine } from '../../../gpu-node/engine/engine.ts'
 import type { GenerationEvent, SequenceRequest } from '../../../gpu-node/engine/engine.ts'
-import type { DeviceName } from '../../../gpu-node/model/ort-runtime.ts'
 import { startRunnerThread } from '../../../gpu-node/model/remote-runner.ts'
 import type { ModelRunner } from '../../../gpu-node/model/runner-types.ts'
-import { WEBGPU_MISSING, webgpuAvailable } from '../../support/webgpu.ts'
+import { devicesToTest } from '../../support/webgpu.ts'
 import { GREEDY, SMALL_VOCAB_PROMPTS, makeFolder, tempRoot } from '../model/greedy.ts'
 
-const WEBGPU = await webgpuAvailable()
-if (!WEBGPU) console.warn(`The engine thread is tested on the CPU only: ${WEBGPU_MISSING}.`)
-const DEVICES: DeviceName[] = WEBGPU ? ['cpu', 'webgpu'] : ['cpu']
+const DEVICES = await devicesToTest('The engine thread')
 
 const PROMPTS = SMALL_VOCAB_PROMPTS
 /** Tokens each sequence generates: different lengths, so sequences leave while others run. */

@@ -11,18 +11,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Gemma3nRunner } from '../../../gpu-node/model/gemma3n-runner.ts'
 import type { DeviceName, RuntimeName } from '../../../gpu-node/model/ort-runtime.ts'
 import type { StepItem } from '../../../gpu-node/model/runner-types.ts'
-import { WEBGPU_MISSING, webgpuAvailable } from '../../support/webgpu.ts'
+import { devicesToTest } from '../../support/webgpu.ts'
 import { GREEDY, SMALL_VOCAB_PROMPTS, greedyTokens, makeFolder, tempRoot } from './greedy.ts'
 
-const WEBGPU = await webgpuAvailable()
-if (!WEBGPU) console.warn(`Batched decoding is tested on the CPU only: ${WEBGPU_MISSING}.`)
-const DEVICES: DeviceName[] = WEBGPU ? ['cpu', 'webgpu'] : ['cpu']
+const DEVICES = await devicesToTest('Batched decoding')
 const CASES: { variant: string; runtime: RuntimeName; device: DeviceName }[] = [
   ...['masked', 'keep', 'unmasked', 'half'].flatMap((variant) =>
     DEVICES.map((device) => ({ variant, runtime: 'node' as const, device })),
   ),
   // onnxruntime-web's own WebGPU build, on Dawn from the `webgpu` package.
-  ...(WEBGPU ? [{ variant: 'masked', runtime: 'web' as const, device: 'webgpu' as const }] : []),
+  ...(DEVICES.includes('webgpu')
+    ? [{ variant: 'masked', runtime: 'web' as const, device: 'webgpu' as const }]
+    : []),
 ]
 
 const PROMPTS = SMALL_VOCAB_PROMPTS

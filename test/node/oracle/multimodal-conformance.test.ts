@@ -23,11 +23,9 @@ import { ChatTokenizer } from '../../../gpu-node/text/chat-tokenizer.ts'
 import type { ChatMessage } from '../../../gpu-node/text/chat-tokenizer.ts'
 import { chirp, smallModel, testImages } from '../media/helpers.ts'
 import { GREEDY } from '../model/greedy.ts'
-import { WEBGPU_MISSING, webgpuAvailable } from '../../support/webgpu.ts'
+import { devicesToTest } from '../../support/webgpu.ts'
 
-const WEBGPU = await webgpuAvailable()
-if (!WEBGPU) console.warn(`Multimodal conformance is tested on the CPU only: ${WEBGPU_MISSING}.`)
-const DEVICES: DeviceName[] = WEBGPU ? ['cpu', 'webgpu'] : ['cpu']
+const DEVICES = await devicesToTest('Multimodal conformance')
 
 const MAX_NEW = 16
 const MESSAGES: ChatMessage[] = [
