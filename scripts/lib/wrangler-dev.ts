@@ -31,6 +31,18 @@ export function wranglerEnv(): NodeJS.ProcessEnv {
   }
 }
 
+/** `wrangler dev` on a loopback port, without the interactive hotkeys (no terminal to read them). */
+export function wranglerDevArgs(port: number): string[] {
+  return [
+    'dev',
+    '--port',
+    String(port),
+    '--ip',
+    '127.0.0.1',
+    '--show-interactive-dev-session=false',
+  ]
+}
+
 export interface WorkerDevOptions {
   port: number
   gpuNodes: string
@@ -58,16 +70,7 @@ export async function startWorkerDev(options: WorkerDevOptions): Promise<Service
     lines.push(`PLAYGROUND_ENABLED=${process.env.PLAYGROUND_ENABLED}`)
   await writeFile(envFile, lines.join('\n') + '\n', { mode: 0o600 })
   await chmod(envFile, 0o600)
-  const args = [
-    'dev',
-    '--port',
-    String(options.port),
-    '--ip',
-    '127.0.0.1',
-    '--show-interactive-dev-session=false',
-    '--env-file',
-    envFile,
-  ]
+  const args = [...wranglerDevArgs(options.port), '--env-file', envFile]
   const persist = options.persistTo ? ['--persist-to', options.persistTo] : []
   const spawnOptions = {
     cwd: REPO_ROOT,

@@ -13,7 +13,8 @@
  * the edge, back to back. The tables and targets show, per level, the median over the passes of each rate
  * and latency and the sum of each request count; results.json keeps every pass.
  * c1 also runs through the worker on workerd without `wrangler dev`'s proxy (workerd-edge.ts), so the
- * edge's TTFT gap can be read with and without that development-only hop.
+ * edge's TTFT gap can be read with and without that development-only hop; and an empty worker is timed
+ * both ways (dev-proxy-cost.ts), to show what the hop costs a worker that does nothing.
  */
 import { writeFile } from 'node:fs/promises'
 import { cpus } from 'node:os'
@@ -22,6 +23,8 @@ import { ensureContractModel } from '../../gpu-node/contract-model/cache.ts'
 import type { NodeHealth } from '../../shared/protocol.ts'
 import { startStack } from '../support/stack.ts'
 import { roundTripP50, runLevel, stepCounters } from './load.ts'
+import { measureDevProxyCost } from './dev-proxy-cost.ts'
+import type { DevProxyCost } from './dev-proxy-cost.ts'
 import { gpuUsedMiB, peakRssMiB } from './memory.ts'
 import type { NodeMemory } from './memory.ts'
 import type { LevelResult } from './load.ts'
@@ -108,6 +111,8 @@ try {
     gpu_used_mib: gpuAfter !== null && gpuBefore !== null ? gpuAfter - gpuBefore : null,
   }
   await stopStack() // transformers.js gets the machine to itself, as the node did
+  // Not a target: what wrangler dev adds to a worker that does nothing, read against the TTFT gap.
+  const devProxy = LEVELS.includes(1) ? await measureDevProxyCost() : null
   const baselineOn = await baselineSetup(modelDir, health.model.device)
   const baseline = await transformersBaseline(
     modelDir,
@@ -126,11 +131,12 @@ try {
     edge_workerd_c1: edgeWorkerd,
     passes: { node: nodePasses, edge: edgePasses, edge_workerd: workerdPasses },
     round_trip_floor: floor,
+    dev_proxy_cost: devProxy,
     memory,
     transformers_js: baseline,
     transformers_js_on: baselineOn,
     media,
-    targets: targets(node, edge, edgeWorkerd, baseline),
+    targets: targets(node, edge, edgeWorkerd, devProxy, baseline),
   }
   console.log(
     `model: ${health.model.dtype} on ${health.model.device}${health.model.contract_model ? ' (random-weight contract model)' : ''}`,
@@ -146,6 +152,11 @@ try {
   console.log(
     `round trip of a 404 (the path before any handler): edge ${floor.edge_404_p50_ms.toFixed(1)} ms, node ${floor.node_404_p50_ms.toFixed(1)} ms`,
   )
+  if (devProxy) {
+    console.log(
+      `round trip of an empty worker: wrangler dev ${devProxy.wrangler_dev_p50_ms.toFixed(1)} ms, workerd ${devProxy.workerd_p50_ms.toFixed(1)} ms (dev-proxy-cost.ts)`,
+    )
+  }
   const mib = (value: number | null) => (value === null ? 'n/a' : `${Math.round(value)} MiB`)
   console.log(
     `GPU node memory: peak resident ${mib(memory.node_peak_rss_mib)}, GPU memory in use ${mib(memory.gpu_used_mib)} (nvidia-smi)`,
@@ -211,6 +222,7 @@ function targets(
   node: NodeLevelResult[],
   edge: LevelResult[],
   edgeWorkerd: LevelResult | null,
+  devProxy: DevProxyCost | null,
   baseline: { concurrency: number; tokens_per_s: number }[],
 ) {
   const at = <T extends { concurrency: number }>(rows: T[], c: number) =>
@@ -247,6 +259,14 @@ function targets(
     if (edgeWorkerd) {
       rows['(info) the same on workerd, no dev proxy (ms)'] = {
         value: edgeWorkerd.ttft_p50_ms - n1.ttft_p50_ms,
+        target: '–',
+        met: '–',
+      }
+    }
+    // Not a target: the part of the gap that is wrangler dev's alone, measured on an empty worker.
+    if (devProxy) {
+      rows["(info) wrangler dev's own cost, empty worker (ms)"] = {
+        value: devProxy.wrangler_dev_p50_ms - devProxy.workerd_p50_ms,
         target: '–',
         met: '–',
       }
