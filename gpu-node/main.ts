@@ -20,6 +20,13 @@ const PROMPT_LOGITS = {
     'logits computed for every prompt position (decoder graph not recognised; see GPU_NODE_PREFILL_CHUNK)',
 } as const
 
+/** The startup banner's words for `ModelInfo.samplingHead`. */
+const SAMPLING_HEAD = {
+  fused: 'top candidates computed in the decoder call (sampling head fused into its graph)',
+  session:
+    'top candidates computed by a session of its own, fed the logits every step (decoder graph not fusable)',
+} as const
+
 /**
  * The startup banner's words for where the KV cache lives: what an operator choosing between cuda and
  * webgpu needs to know (toolchain.md §5: onnxruntime-node hands CUDA outputs back to the host).
@@ -51,6 +58,7 @@ try {
       `  decode:  ${info.batchedDecode ? 'batched (one decoder call per step)' : 'one sequence per decoder call (the decoder declares no attention_mask)'}`,
       `  prompts: ${PROMPT_LOGITS[info.promptLogits]}`,
       `  KV:      ${kvPlacement(info.device, info.batchedDecode)}`,
+      `  sampler: ${SAMPLING_HEAD[info.samplingHead]}`,
       info.contractModel ? `  NOTE:    ${info.contractModel.note}` : '',
       config.secretGenerated
         ? `  GPU_NODE_SECRET was unset; this run uses: ${config.secrets[0]}`

@@ -16,8 +16,12 @@
  *   once per sequence, which is where batching wins.
  * - A decoder without `attention_mask` cannot hide padding, and rows of different lengths cannot share a
  *   batch without it; such a model decodes each sequence on its own (correct, no batching gain).
+ * - Sampling reads each row's top candidates, which the sampling head fused into the decoder graph returns
+ *   (fused-sampling-head.ts): the logits are fetched only in a step where some row may need its whole row,
+ *   and on WebGPU they stay on the GPU until then (host-copy.ts). A decoder the head cannot be fused into
+ *   feeds its logits to the head's own session (sampling-head.ts).
  */
-import { sampleCandidates } from '../text/candidate-sampler.ts'
+import { readsFullRow, sampleCandidates } from '../text/candidate-sampler.ts'
 import { createRng, sampleToken } from '../text/sampler.ts'
 import type { Rng } from '../text/sampler.ts'
 import { checkTextContract } from './contract-check.ts'
@@ -25,17 +29,17 @@ import type { DecoderSignature } from './contract-check.ts'
 import { rowLogits } from './logits-row.ts'
 import { KvBatch } from './kv-batch.ts'
 import { KvGraphs } from './kv-graphs.ts'
-import {
-  LOGITS_FROM_INPUT,
-  LOGITS_FROM_NONE,
-  readRewrittenDecoder,
-} from './last-position-logits.ts'
+import { decoderGraphs } from './decoder-graphs.ts'
+import type { DecoderGraph } from './decoder-graphs.ts'
+import { FUSED_HEAD_OUTPUTS } from './fused-sampling-head.ts'
+import { LOGITS_FROM_INPUT, LOGITS_FROM_NONE } from './last-position-logits.ts'
 import { MediaEncoders } from './media-encoders.ts'
 import { readModelFolder } from './model-folder.ts'
 import type { SessionFile } from './model-folder.ts'
 import { PromptMedia } from './prompt-media.ts'
-import { SamplingHead } from './sampling-head.ts'
-import type { RowCandidates } from './sampling-head.ts'
+import { HostCopy } from './host-copy.ts'
+import { headPlan, readCandidates, SamplingHead } from './sampling-head.ts'
+import type { HeadPlan, RowCandidates } from './sampling-head.ts'
 import { createTurns } from './in-turn.ts'
 import { describeModel } from './model-info.ts'
 import { isCpuDevice, keepsOutputsOnDevice, openRuntime } from './ort-runtime.ts'
@@ -73,24 +77,25 @@ interface SequenceState {
 }
 
 /**
- * The decoder session, from its rewritten graph when last-position-logits.ts can rewrite it. Should the
- * runtime refuse that graph, the decoder loads as exported (prompt logits computed, never fetched).
+ * The decoder session, from the first of its rewritten graphs (decoder-graphs.ts) the runtime accepts,
+ * else from the file as exported (prompt logits computed, never fetched; the head in a session of its own).
  */
 async function openDecoder(
   runtime: OrtRuntime,
   file: SessionFile,
-  rewritten: Uint8Array | undefined,
+  graphs: DecoderGraph[],
   keepOnDevice: string[],
 ): Promise<InferenceSession> {
-  if (!rewritten) return runtime.createSession(file, keepOnDevice)
-  try {
-    return await runtime.createSession(file, keepOnDevice, rewritten)
-  } catch (error) {
-    console.warn(
-      `decoder_model_merged: the graph with its lm_head sliced did not load, so it loads as exported (${String(error)})`,
-    )
-    return runtime.createSession(file, keepOnDevice)
+  for (const graph of graphs) {
+    try {
+      return await runtime.createSession(file, keepOnDevice, graph.bytes)
+    } catch (error) {
+      console.warn(
+        `decoder_model_merged: the graph with ${graph.rewrites} did not load, so the next best is tried (${String(error)})`,
+      )
+    }
   }
+  return runtime.createSession(file, keepOnDevice)
 }
 
 export class Gemma3nRunner implements ModelRunner {
@@ -101,7 +106,11 @@ export class Gemma3nRunner implements ModelRunner {
   readonly #signature: DecoderSignature
   readonly #graphs: KvGraphs | null
   readonly #batch: KvBatch | null
-  readonly #head: SamplingHead
+  /** The sampling head's own session; `null` when it is fused into the decoder (fused-sampling-head.ts). */
+  readonly #head: SamplingHead | null
+  readonly #plan: HeadPlan
+  /** Where the decoder keeps its logits on the device: their copier to the host (host-copy.ts). */
+  readonly #hostCopy: HostCopy | null
   readonly #encoders: MediaEncoders
   readonly #sequences = new Map<number, SequenceState>()
   #runMs = 0
@@ -115,7 +124,9 @@ export class Gemma3nRunner implements ModelRunner {
       embed: InferenceSession
       decoder: InferenceSession
       graphs: KvGraphs | null
-      head: SamplingHead
+      head: SamplingHead | null
+      plan: HeadPlan
+      hostCopy: HostCopy | null
       encoders: MediaEncoders
     },
     signature: DecoderSignature,
@@ -126,6 +137,8 @@ export class Gemma3nRunner implements ModelRunner {
     this.#decoder = sessions.decoder
     this.#graphs = sessions.graphs
     this.#head = sessions.head
+    this.#plan = sessions.plan
+    this.#hostCopy = sessions.hostCopy
     this.#encoders = sessions.encoders
     this.#batch = sessions.graphs ? new KvBatch(sessions.graphs) : null
     this.#signature = signature
@@ -137,24 +150,45 @@ export class Gemma3nRunner implements ModelRunner {
     const runtime = await openRuntime(options)
     const decoderFile = folder.files.decoder_model_merged!
     const embed = await runtime.createSession(folder.files.embed_tokens!)
-    const rewritten = await readRewrittenDecoder(decoderFile.path)
-    let decoder = await openDecoder(runtime, decoderFile, rewritten, [])
+    const vocab = Number(folder.textConfig.vocab_size)
+    const plan = headPlan(runtime.device, vocab)
+    const fuse = options.fuseSamplingHead ?? true
+    const graphs = await decoderGraphs(decoderFile.path, vocab, fuse ? plan : null)
+    let decoder = await openDecoder(runtime, decoderFile, graphs, [])
     if (runtime.device === 'webgpu') {
-      // Reopen with the cache outputs kept on the GPU: they are fed straight back next step.
-      const present = decoder.outputNames.filter((name) => name.startsWith('present'))
+      // Reopen with the cache outputs kept on the GPU, as they are fed straight back next step, and the
+      // logits, which the sampling head reads there (JavaScript only when a row needs its whole row).
+      const keep = decoder.outputNames.filter(
+        (name) => name.startsWith('present') || name === 'logits',
+      )
       await decoder.release()
-      decoder = await openDecoder(runtime, decoderFile, rewritten, present)
+      decoder = await openDecoder(runtime, decoderFile, graphs, keep)
     }
     const signature = checkTextContract(folder.dir, folder.textConfig, embed, decoder)
-    const graphs = signature.hasAttentionMask
+    const kvGraphs = signature.hasAttentionMask
       ? await KvGraphs.create(runtime, signature.cache)
       : null
     const info = describeModel(folder, runtime, signature)
-    const head = await SamplingHead.create(runtime, signature.logitsType, info.vocabSize)
+    const fused = decoder.outputNames.includes(FUSED_HEAD_OUTPUTS.values)
+    const head = fused
+      ? null
+      : await SamplingHead.create(runtime, signature.logitsType, info.vocabSize)
     const encoders = await MediaEncoders.load(runtime, folder.files)
     info.vision = encoders.hasVision
     info.audio = encoders.hasAudio
-    return new Gemma3nRunner(info, runtime, { embed, decoder, graphs, head, encoders }, signature)
+    if (fused) info.samplingHead = 'fused'
+    const hostCopy =
+      runtime.device === 'webgpu' ? await HostCopy.create(runtime, signature.logitsType, 3) : null
+    const sessions = {
+      embed,
+      decoder,
+      graphs: kvGraphs,
+      head,
+      plan: head?.plan ?? plan,
+      hostCopy,
+      encoders,
+    }
+    return new Gemma3nRunner(info, runtime, sessions, signature)
   }
 
   step(items: StepItem[]): Promise<StepOutput> {
@@ -218,7 +252,8 @@ export class Gemma3nRunner implements ModelRunner {
       this.#embed.release(),
       this.#decoder.release(),
       this.#graphs?.release(),
-      this.#head.release(),
+      this.#head?.release(),
+      this.#hostCopy?.release(),
       this.#encoders.release(),
     ])
   }
@@ -230,7 +265,7 @@ export class Gemma3nRunner implements ModelRunner {
   async #prefill(item: StepItem, state: SequenceState): Promise<number | null> {
     if (item.media) state.media = await this.#encode(item.media)
     const fed = item.sampling ? item.tokens.slice(0, -1) : item.tokens
-    if (fed.length > 0) await this.#feed(state, fed, false)
+    if (fed.length > 0) await this.#feed(state, fed, null)
     return item.sampling ? item.tokens.at(-1)! : null
   }
 
@@ -262,11 +297,14 @@ export class Gemma3nRunner implements ModelRunner {
     feeds.attention_mask = this.#runtime.tensor('int64', mask.data, mask.dims)
     this.#optionalFeeds(feeds, true)
     for (const cache of this.#signature.cache) feeds[cache.name] = batch.caches.get(cache.name)!
-    const out = await this.#timed(() => sessionRun('decoder_model_merged', this.#decoder, feeds))
+    const fullRow = ordered.some((row) => this.#readsFullRow(row.sampling, row.state))
+    const out = await this.#timed(() =>
+      sessionRun('decoder_model_merged', this.#decoder, feeds, this.#fetches(true, fullRow)),
+    )
     disposeInputs(feeds)
     batch.advance(new Map(this.#signature.cache.map((c) => [c.name, out[c.present]!])))
-    const logits = out.logits!
-    const candidates = await this.#timed(() => this.#head.run(logits))
+    const candidates = await this.#candidates(out)
+    const logits = await this.#readableLogits(out.logits, fullRow)
     ordered.forEach((row, index) => {
       row.state.length += 1
       tokens.set(
@@ -274,7 +312,8 @@ export class Gemma3nRunner implements ModelRunner {
         this.#sample(logits, index, candidates[index]!, row.sampling, row.state),
       )
     })
-    logits.dispose()
+    if (logits !== out.logits) logits?.dispose()
+    this.#disposeNonCache(out)
   }
 
   /** Decodes one token on the sequence's own cache: no batching (see the module comment). */
@@ -283,20 +322,77 @@ export class Gemma3nRunner implements ModelRunner {
     token: number,
     sampling: SamplingParams,
   ): Promise<number> {
-    const logits = (await this.#feed(state, [token], true))!
+    const fullRow = this.#readsFullRow(sampling, state)
+    const out = await this.#feed(state, [token], { fullRow })
     state.media = null // the whole prompt is in the cache: its media are no longer needed
-    const [candidates] = await this.#timed(() => this.#head.run(logits))
+    const [candidates] = await this.#candidates(out)
+    const logits = await this.#readableLogits(out.logits, fullRow)
     const next = this.#sample(logits, 0, candidates!, sampling, state)
-    logits.dispose()
+    if (logits !== out.logits) logits?.dispose()
+    this.#disposeNonCache(out)
     return next
   }
 
+  /** Whether sampling this row may read its whole logits row, so the step must fetch the logits. */
+  #readsFullRow(sampling: SamplingParams, state: SequenceState): boolean {
+    return readsFullRow(sampling, state.counts, this.#plan.k)
+  }
+
   /**
-   * A batch of one on the sequence's own cache. Without `withLogits` only the cache outputs are fetched:
-   * onnxruntime still computes the lm_head, but copying [tokens, 262,400] logits out of the session cost
-   * far more than the step itself (measured: 16 prompts of 40 tokens, 2.6 s with logits, 0.22 s without).
+   * What a decoder run fetches: the caches; for a decode run also the top candidates (the fused head's
+   * outputs, or the logits the head's own session reads), and the logits when a row may read its whole
+   * row. Where outputs stay on the device, everything (see #feed).
    */
-  async #feed(state: SequenceState, ids: number[], withLogits: boolean): Promise<Tensor | null> {
+  #fetches(decode: boolean, fullRow: boolean): string[] | undefined {
+    if (keepsOutputsOnDevice(this.#runtime.device)) return undefined
+    const names = this.#signature.cache.map((c) => c.present)
+    if (!decode) return names
+    if (this.#head || fullRow) names.push('logits')
+    if (!this.#head) {
+      const { values, indices, blocks } = FUSED_HEAD_OUTPUTS
+      names.push(values, indices, ...(this.#plan.blockSize ? [blocks] : []))
+    }
+    return names
+  }
+
+  /** Each row's top candidates: from the fused head's outputs, else the head's own session. */
+  async #candidates(out: Record<string, Tensor>): Promise<RowCandidates[]> {
+    if (this.#head) return this.#timed(() => this.#head!.run(out.logits!))
+    const { values, indices, blocks } = FUSED_HEAD_OUTPUTS
+    return readCandidates(
+      { values: out[values]!, indices: out[indices]!, blocks: out[blocks] },
+      this.#plan,
+    )
+  }
+
+  /**
+   * The step's logits where JavaScript can read them: in host memory as fetched, or copied there from the
+   * device when a row may read its whole row; else `null`.
+   */
+  async #readableLogits(logits: Tensor | undefined, fullRow: boolean): Promise<Tensor | null> {
+    if (!logits) return null
+    if (logits.location !== 'gpu-buffer') return logits
+    return fullRow ? this.#timed(() => this.#hostCopy!.toHost(logits)) : null
+  }
+
+  /** Disposes a run's outputs other than the caches (those now belong to the batch or the sequence). */
+  #disposeNonCache(out: Record<string, Tensor>): void {
+    const caches = new Set(this.#signature.cache.map((c) => c.present))
+    for (const [name, tensor] of Object.entries(out)) if (!caches.has(name)) tensor.dispose()
+  }
+
+  /**
+   * A batch of one on the sequence's own cache. A prompt chunk (`decode` null) fetches only the cache
+   * outputs: copying [tokens, 262,400] logits out of the session cost far more than the step itself
+   * (measured: 16 prompts of 40 tokens, 2.6 s with logits, 0.22 s without). A decode run returns the
+   * outputs it fetched besides the caches (#fetches), for the caller to dispose.
+   */
+  async #feed(
+    state: SequenceState,
+    ids: number[],
+    decode: { fullRow: boolean } | null,
+  ): Promise<Record<string, Tensor>> {
+    const withLogits = decode !== null
     const count = ids.length
     const feeds = await this.#embedFeeds(ids, [1, count])
     state.media?.mergeInto(
@@ -317,23 +413,22 @@ export class Gemma3nRunner implements ModelRunner {
     for (const cache of this.#signature.cache) {
       feeds[cache.name] = state.past.get(cache.name) ?? this.#emptyCache(cache.type, cache.shape)
     }
-    const presents = this.#signature.cache.map((c) => c.present)
-    // Where outputs stay on the device, every output is fetched. onnxruntime-node 1.30 runs such a
-    // session through one IoBinding kept for its whole life, whose bound outputs are never cleared: a run
-    // that fetches another set of outputs than the last gets them under the wrong names (the logits as a
-    // cache) or fails with "Output count mismatch". So every run of the decoder fetches the same set.
+    // Where outputs stay on the device, every output is fetched (#fetches). onnxruntime-node 1.30 runs
+    // such a session through one IoBinding kept for its whole life, whose bound outputs are never cleared:
+    // a run that fetches another set of outputs than the last gets them under the wrong names (the logits
+    // as a cache) or fails with "Output count mismatch". So every run of the decoder fetches the same set.
     // Found on WebGPU over Mesa's lavapipe; test/node/model/batching.test.ts runs on it.
-    const fetchAll = withLogits || keepsOutputsOnDevice(this.#runtime.device)
+    const fetches = this.#fetches(withLogits, decode?.fullRow ?? false)
     const out = await this.#timed(() =>
-      sessionRun('decoder_model_merged', this.#decoder, feeds, fetchAll ? undefined : presents),
+      sessionRun('decoder_model_merged', this.#decoder, feeds, fetches),
     )
     disposeInputs(feeds)
     for (const tensor of state.past.values()) tensor.dispose()
     state.past = new Map(this.#signature.cache.map((c) => [c.name, out[c.present]!]))
     state.length = total
-    if (withLogits) return out.logits!
-    out.logits?.dispose()
-    return null
+    if (withLogits) return out
+    this.#disposeNonCache(out)
+    return {}
   }
 
   /** Runs the vision and audio encoders (cached by content) for a prompt's media. */
@@ -379,20 +474,27 @@ export class Gemma3nRunner implements ModelRunner {
     }
   }
 
-  /** From the row's top candidates when they decide exactly, else from the whole row. */
+  /**
+   * From the row's top candidates when they decide exactly, else from the whole row. `logits` is `null`
+   * when the step did not fetch them (no row may read them: #readsFullRow); a row then only falls through
+   * to the whole row when its best logit is not finite (a broken model), and gets its best candidate.
+   */
   #sample(
-    logits: Tensor,
+    logits: Tensor | null,
     row: number,
     top: RowCandidates,
     sampling: SamplingParams,
     state: SequenceState,
   ): number {
     let full: Float32Array | null = null
-    const fullRow = () => (full ??= rowLogits(logits, row))
+    const fullRow = () => {
+      if (!logits) throw new Error('internal: a row read logits that its step did not fetch')
+      return (full ??= rowLogits(logits, row))
+    }
     const candidates = { ids: top.ids, logits: top.logits, logitOf: (id: number) => fullRow()[id]! }
     const token =
       sampleCandidates(candidates, sampling, state.rng, state.counts) ??
-      sampleToken(fullRow(), sampling, state.rng, state.counts)
+      (logits ? sampleToken(fullRow(), sampling, state.rng, state.counts) : top.ids[0]!)
     state.counts.set(token, (state.counts.get(token) ?? 0) + 1)
     return token
   }

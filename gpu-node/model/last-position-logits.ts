@@ -20,7 +20,6 @@
  * none (the runner's first step for that prompt, with its first token's decode: 12.8 → 4.8 ms). The
  * `GPU_NODE_PREFILL_CHUNK` caveat in the README is about decoders this cannot rewrite.
  */
-import { readFile, stat } from 'node:fs/promises'
 import onnxProto from 'onnx-proto'
 
 const { onnx } = onnxProto
@@ -49,18 +48,6 @@ const INT64 = 7
 export const LOGITS_FROM_INPUT = 'gemma_edge_logits_from'
 /** Fed as `gemma_edge_logits_from`: past every position, so no position gets logits. */
 export const LOGITS_FROM_NONE = 9223372036854775807n
-
-/**
- * Largest `.onnx` file rewritten: exports keep their weights in `.onnx_data` files, so the graph file is
- * small; one with its weights inline would be held in memory twice over, and is loaded as it is.
- */
-const MAX_GRAPH_BYTES = 256 * 1024 * 1024
-
-/** The decoder file's graph, rewritten; `undefined` when it is loaded as it is. */
-export async function readRewrittenDecoder(path: string): Promise<Uint8Array | undefined> {
-  if ((await stat(path)).size > MAX_GRAPH_BYTES) return undefined
-  return lastPositionLogits(new Uint8Array(await readFile(path))) ?? undefined
-}
 
 /** The decoder graph with `gemma_edge_logits_from`, or `null` when the rewrite cannot be done safely. */
 export function lastPositionLogits(model: Uint8Array): Uint8Array | null {

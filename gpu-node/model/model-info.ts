@@ -38,6 +38,7 @@ export function describeModel(
       : sig.hasNumLogitsToKeep
         ? 'num_logits_to_keep'
         : 'computed',
+    samplingHead: 'session', // the runner says `fused` once its decoder has the head's outputs
     vision: false,
     audio: false,
     kvLayers: sig.cache.length / 2,

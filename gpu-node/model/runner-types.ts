@@ -69,6 +69,12 @@ export interface ModelInfo {
    * position (the decoder's own `num_logits_to_keep`), or every position (`computed`; never fetched).
    */
   promptLogits: 'num_logits_to_keep' | 'graph_rewritten' | 'computed'
+  /**
+   * Where each decode step's top candidates come from: the sampling head fused into the decoder graph
+   * (`fused`, fused-sampling-head.ts: the logits leave the session only when a row needs its whole row),
+   * or the head's own session, fed the logits every step (`session`).
+   */
+  samplingHead: 'fused' | 'session'
   /** Whether the folder has a vision / audio encoder (image and audio parts are accepted). */
   vision: boolean
   audio: boolean
@@ -100,4 +106,9 @@ export interface RunnerOptions {
   runtime: 'node' | 'web'
   device?: 'cpu' | 'cuda' | 'webgpu' | 'wasm'
   threads?: number
+  /**
+   * `false`: the sampling head runs in a session of its own even where it could be fused into the decoder
+   * (what a decoder it cannot be fused into gets; the tests compare the two). Default `true`.
+   */
+  fuseSamplingHead?: boolean
 }

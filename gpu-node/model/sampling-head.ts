@@ -2,7 +2,9 @@
  * @module
  * A small ONNX graph run on the decoder's logits, on the same device: the top K of each row's single
  * position. JavaScript then samples among K candidates (text/candidate-sampler.ts) instead of scanning the
- * 262,400 logits of every sequence every step, which was most of the JavaScript time per decode step.
+ * 262,400 logits of every sequence every step, which was most of the JavaScript time per decode step. The
+ * runner appends it to the decoder graph itself where it can (fused-sampling-head.ts), and runs it as a
+ * session of its own (`SamplingHead`) where it cannot.
  *
  * For a large vocabulary the graph finds the top K in two stages. The vocabulary is cut into blocks of B
  * ids; the K blocks with the highest maxima are kept, and TopK runs on those K·B logits only. Exact: an id
@@ -15,7 +17,7 @@
  */
 import { GraphBuilder } from '../contract-model/onnx-builder.ts'
 import { isCpuDevice } from './ort-runtime.ts'
-import type { InferenceSession, OrtRuntime, Tensor, TensorType } from './ort-runtime.ts'
+import type { DeviceName, InferenceSession, OrtRuntime, Tensor, TensorType } from './ort-runtime.ts'
 import { sessionRun } from './session-run.ts'
 
 /** Candidates per row: covers the usual top_k (Gemma's default is 64) with room for penalised ids. */
@@ -29,16 +31,73 @@ export interface RowCandidates {
   logits: Float32Array
 }
 
+/** The head's outputs, by role; their names in a graph of its own (a fused graph prefixes them). */
+export const HEAD_OUTPUTS = { values: 'values', indices: 'indices', blocks: 'blocks' } as const
+
+/** How a head finds the top K: the candidates per row and the block size (`null`: one plain TopK). */
+export interface HeadPlan {
+  k: number
+  blockSize: number | null
+  /**
+   * Whether each TopK gets one dummy row appended (and its result row dropped): onnxruntime's CPU TopK
+   * crashes the process (SIGFPE) on zero rows, which the fused head gets on the CPU devices from a prompt
+   * chunk whose lm_head computes no position (last-position-logits.ts).
+   */
+  padRows: boolean
+}
+
+/** The plan for `vocab` logits on `device`: two stages only on the CPU devices (see the module comment). */
+export function headPlan(device: DeviceName, vocab: number): HeadPlan {
+  const k = Math.min(HEAD_CANDIDATES, vocab)
+  const cpu = isCpuDevice(device)
+  return { k, blockSize: cpu ? blockSizeFor(vocab, k) : null, padRows: cpu }
+}
+
+/**
+ * Turns a head's outputs into per-row candidates: ids highest logit first (ties: lower id first).
+ * `outputs` maps each of HEAD_OUTPUTS to the tensor the run returned for it.
+ */
+export function readCandidates(
+  outputs: { values: Tensor; indices: Tensor; blocks?: Tensor | undefined },
+  plan: HeadPlan,
+): RowCandidates[] {
+  const values = outputs.values.data as Float32Array
+  const indices = outputs.indices.data as BigInt64Array
+  const blocks = outputs.blocks?.data as BigInt64Array | undefined
+  const { k, blockSize } = plan
+  const rows = outputs.values.dims[0]!
+  const result: RowCandidates[] = []
+  for (let r = 0; r < rows; r++) {
+    const start = r * k
+    const positions = Array.from(indices.subarray(start, start + k), Number)
+    // Two-stage: a position in the kept blocks → its id in the vocabulary.
+    const ids =
+      blocks && blockSize
+        ? positions.map(
+            (p) => Number(blocks[start + Math.floor(p / blockSize)]) * blockSize + (p % blockSize),
+          )
+        : positions
+    result.push({ ids, logits: values.subarray(start, start + k) })
+  }
+  return result
+}
+
+/** The head as a session of its own, for a decoder it could not be fused into (fused-sampling-head.ts). */
 export class SamplingHead {
   readonly #session: InferenceSession
-  readonly k: number
-  /** Ids per block in the two-stage graph; `null`: one plain TopK over the whole row. */
-  readonly blockSize: number | null
+  readonly plan: HeadPlan
 
-  private constructor(session: InferenceSession, k: number, blockSize: number | null) {
+  private constructor(session: InferenceSession, plan: HeadPlan) {
     this.#session = session
-    this.k = k
-    this.blockSize = blockSize
+    this.plan = plan
+  }
+
+  get k(): number {
+    return this.plan.k
+  }
+
+  get blockSize(): number | null {
+    return this.plan.blockSize
   }
 
   static async create(
@@ -46,36 +105,18 @@ export class SamplingHead {
     logitsType: TensorType,
     vocab: number,
   ): Promise<SamplingHead> {
-    const k = Math.min(HEAD_CANDIDATES, vocab)
-    const blockSize = isCpuDevice(runtime.device) ? blockSizeFor(vocab, k) : null
-    const model = blockSize
-      ? buildTwoStage(logitsType, vocab, k, blockSize)
-      : build(logitsType, vocab, k)
-    return new SamplingHead(await runtime.createSessionFromBytes(model), k, blockSize)
+    const plan = headPlan(runtime.device, vocab)
+    const model = buildSamplingHead(logitsType, vocab, plan, OWN_OPSET)
+    return new SamplingHead(await runtime.createSessionFromBytes(model), plan)
   }
 
   /** `logits` [rows, 1, vocab] → per row, the top K, highest first (ties: lower id first). */
   async run(logits: Tensor): Promise<RowCandidates[]> {
     const out = await sessionRun('sampling head', this.#session, { logits })
-    const values = out.values!.data as Float32Array
-    const indices = out.indices!.data as BigInt64Array
-    const blocks = out.blocks?.data as BigInt64Array | undefined
-    const { k, blockSize } = this
-    const rows = logits.dims[0]!
-    const result: RowCandidates[] = []
-    for (let r = 0; r < rows; r++) {
-      const start = r * k
-      const positions = Array.from(indices.subarray(start, start + k), Number)
-      // Two-stage: a position in the kept blocks → its id in the vocabulary.
-      const ids =
-        blocks && blockSize
-          ? positions.map(
-              (p) =>
-                Number(blocks[start + Math.floor(p / blockSize)]) * blockSize + (p % blockSize),
-            )
-          : positions
-      result.push({ ids, logits: values.subarray(start, start + k) })
-    }
+    const result = readCandidates(
+      { values: out.values!, indices: out.indices!, blocks: out.blocks },
+      this.plan,
+    )
     for (const tensor of Object.values(out)) tensor.dispose()
     return result
   }
@@ -90,51 +131,103 @@ export function blockSizeFor(vocab: number, k: number): number | null {
   return BLOCK_SIZES.find((size) => vocab % size === 0 && vocab / size >= 4 * k) ?? null
 }
 
-/** [rows, 1, vocab] logits → [rows, vocab] float32. */
+/** The opset of the head's own graph (GraphBuilder writes 17). */
+const OWN_OPSET = 17
+/** The lowest opset the head's operators are written for: Unsqueeze takes its axes as an input from 13. */
+export const HEAD_MIN_OPSET = 13
+
+/**
+ * The head graph: input `logits` [rows, positions, vocab], outputs HEAD_OUTPUTS for the last position of
+ * each row. Written for `opset` (13 or later), the opset of the graph it will run in.
+ */
+export function buildSamplingHead(
+  logitsType: TensorType,
+  vocab: number,
+  plan: HeadPlan,
+  opset: number,
+): Uint8Array {
+  if (opset < HEAD_MIN_OPSET) throw new Error(`the sampling head needs opset ${HEAD_MIN_OPSET}+`)
+  const g = new GraphBuilder(0)
+  const rows = rowsOf(g, logitsType, vocab)
+  const { k, blockSize } = plan
+  if (blockSize) twoStage(g, rows, vocab, plan, opset)
+  else topK(g, rows, vocab, plan, true, [HEAD_OUTPUTS.values, HEAD_OUTPUTS.indices])
+  g.output(HEAD_OUTPUTS.values, 'float32', ['rows', k])
+  g.output(HEAD_OUTPUTS.indices, 'int64', ['rows', k])
+  if (blockSize) g.output(HEAD_OUTPUTS.blocks, 'int64', ['rows', k])
+  return g.encode('sampling_head', 'unused.onnx_data').model
+}
+
+/** [rows, positions, vocab] logits → [rows, vocab] float32 of each row's last position. */
 function rowsOf(g: GraphBuilder, logitsType: TensorType, vocab: number): string {
-  const logits = g.input('logits', logitsType, ['rows', 1, vocab])
-  // One position per row: the runner only ever fetches logits for single-token feeds, so the graph only
-  // squeezes. A Slice of the last position would copy the whole block (measured: 3.6 of 5.4 ms at 16 rows).
-  const rows = g.op('Squeeze', [logits, g.int64([1])]) // [rows, vocab], no copy
+  const logits = g.input('logits', logitsType, ['rows', 'positions', vocab])
+  // The runner reads candidates only where each row has one position, so a Reshape (no copy) gives the
+  // rows; a Slice of the last position would copy the whole block (measured: 3.6 of 5.4 ms at 16 rows).
+  // A prompt chunk's logits (the fused head runs on every decoder call) give rows nobody reads.
+  const rows = g.op('Reshape', [logits, g.int64([-1, vocab])])
   return logitsType === 'float16' ? g.op('Cast', [rows], { to: 1 }) : rows
 }
 
-function topK(g: GraphBuilder, input: string, k: number, names: [string, string]): void {
-  // ONNX TopK (opset >= 11): sorted, and equal values keep the lower index first.
-  g.opOutputs('TopK', [input, g.int64([k])], names, { axis: -1, largest: 1, sorted: 1 })
-}
-
-function build(logitsType: TensorType, vocab: number, k: number): Uint8Array {
-  const g = new GraphBuilder(0)
-  topK(g, rowsOf(g, logitsType, vocab), k, ['values', 'indices'])
-  g.output('values', 'float32', ['rows', k])
-  g.output('indices', 'int64', ['rows', k])
-  return g.encode('sampling_head', 'unused.onnx_data').model
+/**
+ * TopK along the last axis of `input` [rows, width], sorted (ONNX TopK, opset >= 11: equal values keep the
+ * lower index first); the `largest` or the smallest K. With `plan.padRows` through a dummy row.
+ */
+function topK(
+  g: GraphBuilder,
+  input: string,
+  width: number,
+  plan: HeadPlan,
+  largest: boolean,
+  names: [string, string],
+): void {
+  const attrs = { axis: -1, largest: largest ? 1 : 0, sorted: 1 }
+  const k = g.int64([plan.k])
+  if (!plan.padRows) {
+    g.opOutputs('TopK', [input, k], names, attrs)
+    return
+  }
+  const dummy = g.op('ConstantOfShape', [g.int64([1, width])]) // one row of float32 zeros
+  const padded = g.op('Concat', [input, dummy], { axis: 0 })
+  const [values, indices] = g.opOutputs(
+    'TopK',
+    [padded, k],
+    [`${names[0]}_padded`, `${names[1]}_padded`],
+    attrs,
+  )
+  const dropLast = [g.int64([0]), g.int64([-1]), g.int64([0])] // rows 0 .. n - 1 of n + 1
+  g.op('Slice', [values!, ...dropLast], {}, names[0])
+  g.op('Slice', [indices!, ...dropLast], {}, names[1])
 }
 
 /**
  * Outputs `values` and `indices` (positions among the kept blocks' K·B logits), and `blocks`, the kept
  * block numbers in ascending order: the id of position p is blocks[p / B]·B + p mod B.
  */
-function buildTwoStage(logitsType: TensorType, vocab: number, k: number, size: number): Uint8Array {
-  const g = new GraphBuilder(0)
-  const blocked = g.op('Reshape', [rowsOf(g, logitsType, vocab), g.int64([0, vocab / size, size])])
-  const maxima = g.op('ReduceMax', [blocked], { axes: [2], keepdims: 0 }) // [rows, vocab / size]
-  topK(g, maxima, k, ['best_maxima', 'best_blocks'])
+function twoStage(
+  g: GraphBuilder,
+  rows: string,
+  vocab: number,
+  plan: HeadPlan,
+  opset: number,
+): void {
+  const { k } = plan
+  const size = plan.blockSize!
+  const blocked = g.op('Reshape', [rows, g.int64([0, vocab / size, size])])
+  // ReduceMax takes its axes as an input from opset 18, as an attribute before.
+  const maxima =
+    opset >= 18
+      ? g.op('ReduceMax', [blocked, g.int64([2])], { keepdims: 0 })
+      : g.op('ReduceMax', [blocked], { axes: [2], keepdims: 0 }) // [rows, vocab / size]
+  topK(g, maxima, vocab / size, plan, true, ['best_maxima', 'best_blocks'])
   // The K smallest of K block numbers: the same blocks, in ascending order (exact in float32: < 2^24).
   const asFloat = g.op('Cast', ['best_blocks'], { to: 1 })
-  g.opOutputs('TopK', [asFloat, g.int64([k])], ['ascending', 'unused_order'], {
-    axis: -1,
-    largest: 0,
-    sorted: 1,
-  })
-  g.op('Cast', ['ascending'], { to: 7 }, 'blocks') // [rows, k] int64
-  const kept = g.op('GatherND', [blocked, g.op('Unsqueeze', ['blocks', g.int64([2])])], {
+  topK(g, asFloat, k, plan, false, ['ascending', 'unused_order'])
+  g.op('Cast', ['ascending'], { to: 7 }, HEAD_OUTPUTS.blocks) // [rows, k] int64
+  const kept = g.op('GatherND', [blocked, g.op('Unsqueeze', [HEAD_OUTPUTS.blocks, g.int64([2])])], {
     batch_dims: 1,
   }) // [rows, k, size]
-  topK(g, g.op('Reshape', [kept, g.int64([0, k * size])]), k, ['values', 'indices'])
-  g.output('values', 'float32', ['rows', k])
-  g.output('indices', 'int64', ['rows', k])
-  g.output('blocks', 'int64', ['rows', k])
-  return g.encode('sampling_head', 'unused.onnx_data').model
+  topK(g, g.op('Reshape', [kept, g.int64([0, k * size])]), k * size, plan, true, [
+    HEAD_OUTPUTS.values,
+    HEAD_OUTPUTS.indices,
+  ])
 }

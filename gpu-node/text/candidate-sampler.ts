@@ -33,8 +33,7 @@ export function sampleCandidates(
   counts?: Map<number, number>,
 ): number | null {
   const penalised = penalties(params, counts)
-  const greedy =
-    !(params.temperature > 0) || !Number.isFinite(1 / params.temperature) || params.topK === 1
+  const greedy = isGreedy(params)
   if (greedy && penalised.size === 0) return top.ids.length > 0 ? top.ids[0]! : null
   const k = greedy ? 1 : params.topK
   if (k <= 0 || k > top.ids.length - penalised.size) return null
@@ -55,6 +54,25 @@ export function sampleCandidates(
   const kept =
     params.topP < 1 ? selectNucleus(ids, weights, params.topP * totalWeight(weights)) : ids.length
   return ids[drawIndex(weights, kept, rng.next() * totalWeight(weights, kept))]!
+}
+
+/**
+ * Whether `sampleCandidates`, given `candidates` per row, may read the whole row for these parameters:
+ * through `logitOf` or by returning `null`. False means the candidates alone decide, whatever the logits,
+ * except for a row whose best logit is not finite (NaN or infinite: a broken model). The runner fetches a
+ * step's logits only when some row may read them (model/fused-sampling-head.ts).
+ */
+export function readsFullRow(
+  params: SamplingParams,
+  counts: Map<number, number> | undefined,
+  candidates: number,
+): boolean {
+  if (penalties(params, counts).size > 0) return true
+  return !isGreedy(params) && (params.topK <= 0 || params.topK > candidates)
+}
+
+function isGreedy(params: SamplingParams): boolean {
+  return !(params.temperature > 0) || !Number.isFinite(1 / params.temperature) || params.topK === 1
 }
 
 /** How much each generated id's logit drops (OpenAI: count x frequency + presence). */

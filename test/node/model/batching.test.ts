@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Gemma3nRunner } from '../../../gpu-node/model/gemma3n-runner.ts'
 import type { DeviceName, RuntimeName } from '../../../gpu-node/model/ort-runtime.ts'
-import type { StepItem } from '../../../gpu-node/model/runner-types.ts'
+import type { SamplingParams, StepItem } from '../../../gpu-node/model/runner-types.ts'
 import { devicesToTest } from '../../support/webgpu.ts'
 import { GREEDY, SMALL_VOCAB_PROMPTS, greedyTokens, makeFolder, tempRoot } from './greedy.ts'
 
@@ -69,8 +69,24 @@ const loadOptions = (variant: string, device: DeviceName, runtime: RuntimeName =
 })
 afterAll(async () => cleanup?.())
 
+/**
+ * Sampling that reads more than the top candidates, one kind per sequence, so that one batch mixes them:
+ * greedy, top-k within the candidates, top-k off (the whole row), penalties (ids outside the candidates),
+ * and a top-k wider than the candidates.
+ */
+const MIXED_SAMPLING: SamplingParams[] = [
+  GREEDY,
+  { temperature: 0.9, topP: 0.9, topK: 40, presencePenalty: 0, frequencyPenalty: 0 },
+  { temperature: 0.7, topP: 1, topK: 0, presencePenalty: 0, frequencyPenalty: 0 },
+  { temperature: 0, topP: 1, topK: 0, presencePenalty: -2, frequencyPenalty: -1 },
+  { temperature: 1.2, topP: 0.95, topK: 2000, presencePenalty: 0, frequencyPenalty: 0 },
+]
+
 /** Drives the runner like the engine: every running sequence decodes each step; joiners prefill. */
-async function batchedRun(runner: Gemma3nRunner): Promise<{ tokens: number[][]; widest: number }> {
+async function batchedRun(
+  runner: Gemma3nRunner,
+  samplingOf: (seq: number) => SamplingParams = () => GREEDY,
+): Promise<{ tokens: number[][]; widest: number }> {
   const out: number[][] = PROMPTS.map(() => [])
   const active = new Set<number>()
   let widest = 0
@@ -85,8 +101,8 @@ async function batchedRun(runner: Gemma3nRunner): Promise<{ tokens: number[][]; 
         seqId: seq,
         phase: 'decode',
         tokens: [out[seq]!.at(-1)!],
-        sampling: GREEDY,
-        seed: 0,
+        sampling: samplingOf(seq),
+        seed: seq,
       })
     }
     SCHEDULE.forEach(({ joinAt }, seq) => {
@@ -95,8 +111,8 @@ async function batchedRun(runner: Gemma3nRunner): Promise<{ tokens: number[][]; 
           seqId: seq,
           phase: 'prefill',
           tokens: PROMPTS[seq]!,
-          sampling: GREEDY,
-          seed: 0,
+          sampling: samplingOf(seq),
+          seed: seq,
         })
     })
     widest = Math.max(widest, items.filter((i) => i.phase === 'decode').length)
@@ -122,7 +138,12 @@ describe.each(CASES)('batched decoding ($variant decoder, $runtime $device)', (t
   afterAll(async () => runner?.close())
 
   it('gives every sequence the tokens it gets alone, with joins and leaves mid-run', async () => {
-    expect(runner.info).toMatchObject({ runtime, device, batchedDecode: variant !== 'unmasked' })
+    expect(runner.info).toMatchObject({
+      runtime,
+      device,
+      batchedDecode: variant !== 'unmasked',
+      samplingHead: 'fused',
+    })
     expect(runner.info.dtypes.decoder_model_merged).toBe(variant === 'half' ? 'fp16' : 'fp32')
     const alone: number[][] = []
     for (const [seq, prompt] of PROMPTS.entries()) {
@@ -135,17 +156,47 @@ describe.each(CASES)('batched decoding ($variant decoder, $runtime $device)', (t
     expect(new Set(alone.map((t) => t.join(','))).size).toBe(PROMPTS.length)
   })
 
-  it.runIf(device !== 'cpu')('gives each sequence the tokens the CPU gives it', async () => {
-    const cpu = await Gemma3nRunner.load(loadOptions(variant, 'cpu'))
-    try {
-      for (const [seq, prompt] of PROMPTS.entries()) {
-        const want = await greedyTokens(cpu, seq, prompt, 16, [])
-        expect(await greedyTokens(runner, 300 + seq, prompt, 16, [])).toEqual(want)
+  // onnxruntime-web's WebGPU backend does not survive a second runner in the same process.
+  it.runIf(runtime === 'node')(
+    'samples as the sampling head in a session of its own does, with the head fused into the decoder',
+    async () => {
+      const separate = await Gemma3nRunner.load({
+        ...loadOptions(variant, device, runtime),
+        fuseSamplingHead: false,
+      })
+      try {
+        expect(separate.info.samplingHead).toBe('session')
+        const want = await batchedRun(separate, (seq) => MIXED_SAMPLING[seq]!)
+        const got = await batchedRun(runner, (seq) => MIXED_SAMPLING[seq]!)
+        expect(got.tokens).toEqual(want.tokens)
+        // Not degenerate: the penalised greedy sequence differs from its plain greedy run.
+        const plain = await batchedRun(runner)
+        expect(got.tokens[3]).not.toEqual(plain.tokens[3])
+      } finally {
+        await separate.close()
       }
-    } finally {
-      await cpu.close()
-    }
-  })
+    },
+  )
+
+  it.runIf(device !== 'cpu')(
+    'gives each sequence the tokens the CPU gives it, greedy and sampled',
+    async () => {
+      const cpu = await Gemma3nRunner.load(loadOptions(variant, 'cpu'))
+      try {
+        for (const [seq, prompt] of PROMPTS.entries()) {
+          const want = await greedyTokens(cpu, seq, prompt, 16, [])
+          expect(await greedyTokens(runner, 300 + seq, prompt, 16, [])).toEqual(want)
+        }
+        // Sampling too, where rows read their whole logits row: copied from the device for them.
+        const mixed = (seq: number) => MIXED_SAMPLING[seq]!
+        expect((await batchedRun(runner, mixed)).tokens).toEqual(
+          (await batchedRun(cpu, mixed)).tokens,
+        )
+      } finally {
+        await cpu.close()
+      }
+    },
+  )
 
   it('gives a prompt fed in chunks (the last one a single token) the tokens it gets in one', async () => {
     const prompt = PROMPTS[2]!
