@@ -10,7 +10,7 @@ import { randomWeights } from './prng.ts'
 const { onnx } = onnxProto
 
 /** Element types the contract graphs use. */
-export type ElemType = 'float32' | 'float16' | 'int64' | 'bool'
+export type ElemType = 'float32' | 'float16' | 'int64' | 'int32' | 'bool'
 
 /** A dimension: a fixed size or a symbolic name such as `batch_size`. */
 export type Dim = number | string
@@ -21,6 +21,7 @@ export type Attr = number | number[] | { f: number }
 /** ONNX TensorProto.DataType codes. */
 export const ONNX_TYPES: Readonly<Record<ElemType, number>> = {
   float32: 1,
+  int32: 6,
   int64: 7,
   bool: 9,
   float16: 10,

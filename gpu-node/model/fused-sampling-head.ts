@@ -26,8 +26,7 @@ const PREFIX = 'gemma_edge_head/'
 /** The outputs a fused decoder adds, by role. */
 export const FUSED_HEAD_OUTPUTS = {
   values: `${PREFIX}${HEAD_OUTPUTS.values}`,
-  indices: `${PREFIX}${HEAD_OUTPUTS.indices}`,
-  blocks: `${PREFIX}${HEAD_OUTPUTS.blocks}`,
+  ids: `${PREFIX}${HEAD_OUTPUTS.ids}`,
 } as const
 
 /** ONNX element types of a `logits` output the head reads. */

@@ -349,8 +349,7 @@ export class Gemma3nRunner implements ModelRunner {
     if (!decode) return names
     if (this.#head || fullRow) names.push('logits')
     if (!this.#head) {
-      const { values, indices, blocks } = FUSED_HEAD_OUTPUTS
-      names.push(values, indices, ...(this.#plan.blockSize ? [blocks] : []))
+      names.push(FUSED_HEAD_OUTPUTS.values, FUSED_HEAD_OUTPUTS.ids)
     }
     return names
   }
@@ -358,11 +357,8 @@ export class Gemma3nRunner implements ModelRunner {
   /** Each row's top candidates: from the fused head's outputs, else the head's own session. */
   async #candidates(out: Record<string, Tensor>): Promise<RowCandidates[]> {
     if (this.#head) return this.#timed(() => this.#head!.run(out.logits!))
-    const { values, indices, blocks } = FUSED_HEAD_OUTPUTS
-    return readCandidates(
-      { values: out[values]!, indices: out[indices]!, blocks: out[blocks] },
-      this.#plan,
-    )
+    const { values, ids } = FUSED_HEAD_OUTPUTS
+    return readCandidates({ values: out[values]!, ids: out[ids]! }, this.#plan.k)
   }
 
   /**

@@ -71,7 +71,7 @@ async function checkHead(runtime: OrtRuntime, type: 'float32' | 'float16', vocab
   expect(got).toHaveLength(rows.length)
   rows.forEach((row, r) => {
     const expected = expectedTop(row, head.k)
-    expect(got[r]!.ids).toEqual(expected.ids)
+    expect(Array.from(got[r]!.ids)).toEqual(expected.ids)
     expect(Array.from(got[r]!.logits)).toEqual(expected.values)
   })
   return head
