@@ -6,7 +6,7 @@
  * the next step and its KV cache released at once.
  */
 import type { SamplingParams } from '../text/sampler.ts'
-import type { ModelRunner, StepItem, StepOutput } from '../model/runner-types.ts'
+import type { ModelRunner, ReleaseOutput, StepItem, StepOutput } from '../model/runner-types.ts'
 import { NO_OBSERVER } from './observer.ts'
 import type { EngineObserver } from './observer.ts'
 import type { GenerationEvent } from './output-channel.ts'
@@ -149,7 +149,7 @@ export class Engine {
    * cache is freed before that step runs all the same.
    */
   async #run(): Promise<void> {
-    let releases: Promise<void>[] = []
+    let releases: Promise<ReleaseOutput>[] = []
     while (!this.#closed) {
       this.#release(this.#takeAborted(), releases)
       const plan = this.#scheduler.schedule()
@@ -172,8 +172,8 @@ export class Engine {
       releases = []
       let done: Sequence[]
       try {
-        const [output] = await step
-        done = this.#deliver(plan, items, output, started)
+        const [output, ...released] = await step
+        done = this.#deliver(plan, items, output, released, started)
       } catch (error) {
         // A failed step (or release) poisons the caches of everything in it: fail those requests, keep
         // serving others.
@@ -197,21 +197,26 @@ export class Engine {
     }))
   }
 
-  /** Hands a step's tokens to their sequences; returns the sequences that are now finished. */
+  /**
+   * Hands a step's tokens to their sequences; returns the sequences that are now finished. `released`: the
+   * releases the step waited for, whose runner time is part of the step's time.
+   */
   #deliver(
     plan: PlannedItem[],
     items: StepItem[],
     output: StepOutput,
+    released: ReleaseOutput[],
     started: number,
   ): Sequence[] {
     const now = performance.now()
     this.#kvTokens = output.kvTokens
+    const sum = (key: 'runMs' | 'totalMs') => released.reduce((ms, r) => ms + r[key], output[key])
     this.#observer.step({
       items: items.length,
       decodes: items.filter((item) => item.phase === 'decode').length,
       engineMs: now - started,
-      runnerMs: output.totalMs,
-      runMs: output.runMs,
+      runnerMs: sum('totalMs'),
+      runMs: sum('runMs'),
       kvTokens: output.kvTokens,
     })
     const done: Sequence[] = []
@@ -243,14 +248,19 @@ export class Engine {
    * Drops the sequences from the schedule now, and adds the runner's freeing of their caches to `into`.
    * The runner's answer sets the KV use `stats()` reports; the next step's answer comes after it.
    */
-  #release(seqs: Sequence[], into: Promise<void>[]): void {
+  #release(seqs: Sequence[], into: Promise<ReleaseOutput>[]): void {
     if (seqs.length === 0) return
     for (const seq of seqs) {
       this.#scheduler.remove(seq)
       this.#aborted.delete(seq)
     }
     const released = this.#runner.release(seqs.map((seq) => seq.id))
-    into.push(released.then(({ kvTokens }) => void (this.#kvTokens = kvTokens)))
+    into.push(
+      released.then((output) => {
+        this.#kvTokens = output.kvTokens
+        return output
+      }),
+    )
   }
 
   /** A rough wait: the time the running sequences need to free one slot, at least a second. */

@@ -10,7 +10,10 @@ export interface StepReport {
   decodes: number
   /** Wall time of the step as the engine saw it (message to the runner thread and back). */
   engineMs: number
-  /** Wall time of the step inside the runner thread: `engineMs` less the hand-off between threads. */
+  /**
+   * Wall time of the step inside the runner thread: `engineMs` less the hand-off between threads. Both
+   * this and `runMs` include the releases the engine waited for with the step (they run just before it).
+   */
   runnerMs: number
   /** Time inside `session.run` during the step. */
   runMs: number

@@ -234,6 +234,8 @@ export class Gemma3nRunner implements ModelRunner {
   }
 
   async #release(seqIds: number[]): Promise<ReleaseOutput> {
+    const started = performance.now()
+    this.#runMs = 0
     for (const id of seqIds) {
       const state = this.#sequences.get(id)
       if (!state) continue
@@ -242,7 +244,7 @@ export class Gemma3nRunner implements ModelRunner {
     }
     // Freed at once: the batch is rewritten without these rows now, not at the next step.
     await this.#timed(() => this.#batch?.remove(new Set(seqIds)) ?? Promise.resolve())
-    return { kvTokens: this.#kvTokens() }
+    return { kvTokens: this.#kvTokens(), runMs: this.#runMs, totalMs: performance.now() - started }
   }
 
   async #close(): Promise<void> {

@@ -85,6 +85,12 @@ export interface ModelInfo {
 export interface ReleaseOutput {
   /** KV cache entries still held (padding included), like `StepOutput.kvTokens`. */
   kvTokens: number
+  /**
+   * Milliseconds inside `session.run` (the KV batch rewritten without the released rows) and in the whole
+   * release, like the step's: the engine counts them with the step it waits for them with.
+   */
+  runMs: number
+  totalMs: number
 }
 
 /**

@@ -38,22 +38,49 @@ export function sampleCandidates(
   const k = greedy ? 1 : params.topK
   if (k <= 0 || k > top.ids.length - penalised.size) return null
 
-  const pool = new Map<number, number>()
-  for (let i = 0; i < top.ids.length; i++) pool.set(top.ids[i]!, top.logits[i]!)
-  for (const [id, delta] of penalised) pool.set(id, (pool.get(id) ?? top.logitOf(id)) - delta)
-  const ranked = [...pool].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, k)
-  if (greedy) return ranked[0]![0]
-  if (!Number.isFinite(ranked[0]![1])) return null
+  const { ids, logits } = penalised.size === 0 ? firstK(top, k) : rerank(top, penalised, k)
+  if (greedy) return ids[0]!
+  if (!Number.isFinite(logits[0]!)) return null
 
-  const ids = Int32Array.from(ranked, ([id]) => id)
-  const max = ranked[0]![1]
-  const weights = Float64Array.from(ranked, ([, logit]) => {
+  const max = logits[0]!
+  const weights = Float64Array.from(logits, (logit) => {
     const weight = Math.exp((logit - max) / params.temperature)
     return weight === weight ? weight : 0
   })
   const kept =
     params.topP < 1 ? selectNucleus(ids, weights, params.topP * totalWeight(weights)) : ids.length
   return ids[drawIndex(weights, kept, rng.next() * totalWeight(weights, kept))]!
+}
+
+interface Ranked {
+  ids: Int32Array
+  logits: Float64Array
+}
+
+/**
+ * The first K candidates: they come ranked as `rerank` ranks them (highest logit first, ties to the lower
+ * id), so without penalties nothing needs sorting. This runs for every sampled row every step.
+ */
+function firstK(top: Candidates, k: number): Ranked {
+  const ids = new Int32Array(k)
+  const logits = new Float64Array(k)
+  for (let i = 0; i < k; i++) {
+    ids[i] = top.ids[i]!
+    logits[i] = top.logits[i]!
+  }
+  return { ids, logits }
+}
+
+/** The K best after penalties: the candidates and the penalised ids, re-ranked. */
+function rerank(top: Candidates, penalised: Map<number, number>, k: number): Ranked {
+  const pool = new Map<number, number>()
+  for (let i = 0; i < top.ids.length; i++) pool.set(top.ids[i]!, top.logits[i]!)
+  for (const [id, delta] of penalised) pool.set(id, (pool.get(id) ?? top.logitOf(id)) - delta)
+  const ranked = [...pool].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, k)
+  return {
+    ids: Int32Array.from(ranked, ([id]) => id),
+    logits: Float64Array.from(ranked, ([, logit]) => logit),
+  }
 }
 
 /**

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { Engine, EngineOverloadedError } from '../../../gpu-node/engine/engine.ts'
 import type { GenerationEvent, SequenceRequest } from '../../../gpu-node/engine/engine.ts'
+import { NO_OBSERVER } from '../../../gpu-node/engine/observer.ts'
+import type { StepReport } from '../../../gpu-node/engine/observer.ts'
 import { FakeRunner, letters } from './fake-runner.ts'
 
 const options = {
@@ -126,6 +128,34 @@ describe('Engine', () => {
     const lastWithOne = runner.calls.findLastIndex((call) => /^step (1,|1$)/.test(call))
     expect(runner.calls[lastWithOne + 1]).toBe('release 1')
     expect(runner.calls.slice(lastWithOne + 2)).toEqual(['step 2', 'step 2', 'step 2', 'release 2'])
+    await engine.close()
+  })
+
+  it('counts the runner time of the releases a step waited for in that step', async () => {
+    const runner = new FakeRunner(() => 1)
+    runner.stepCost = { totalMs: 10, runMs: 8 }
+    runner.releaseCost = { totalMs: 3, runMs: 2 }
+    const reports: StepReport[] = []
+    const engine = new Engine(runner, letters, options, {
+      ...NO_OBSERVER,
+      step: (r) => reports.push(r),
+    })
+    await Promise.all([
+      drain(engine.generate(request({ maxTokens: 2 }))),
+      drain(engine.generate(request({ maxTokens: 4 }))),
+    ])
+    // A step reports its own cost plus that of the releases called since the step before it (sequence 1's,
+    // here); the release after the last step is waited for by no step.
+    const expected: number[][] = []
+    let releases = 0
+    for (const call of runner.calls) {
+      if (call.startsWith('release')) releases++
+      if (!call.startsWith('step')) continue
+      expected.push([10 + 3 * releases, 8 + 2 * releases])
+      releases = 0
+    }
+    expect(reports.map((r) => [r.runnerMs, r.runMs])).toEqual(expected)
+    expect(expected).toContainEqual([13, 10])
     await engine.close()
   })
 

@@ -25,6 +25,9 @@ export class FakeRunner implements ModelRunner {
   gate: Promise<void> | null = null
   /** The same for releases. */
   releaseGate: Promise<void> | null = null
+  /** What each call reports as its runner time and `session.run` time. */
+  stepCost = { totalMs: 0, runMs: 0 }
+  releaseCost = { totalMs: 0, runMs: 0 }
 
   constructor(script: (seqId: number, index: number) => number) {
     this.#script = script
@@ -46,7 +49,7 @@ export class FakeRunner implements ModelRunner {
       this.#emitted.set(item.seqId, index + 1)
       return { seqId: item.seqId, token: this.#script(item.seqId, index) }
     })
-    return { results, runMs: 0, totalMs: 0, kvTokens: 0 }
+    return { results, ...this.stepCost, kvTokens: 0 }
   }
 
   async release(seqIds: number[]): Promise<ReleaseOutput> {
@@ -58,7 +61,7 @@ export class FakeRunner implements ModelRunner {
       this.failNextRelease = false
       throw new Error('release failed')
     }
-    return { kvTokens: 0 }
+    return { kvTokens: 0, ...this.releaseCost }
   }
 
   async close(): Promise<void> {}

@@ -63,6 +63,27 @@ describe('sampleCandidates', () => {
     expect(sampleCandidates(top(logits), penalised, createRng(1), counts)).toBeNull()
   })
 
+  it('draws the same ids without penalties as through the re-ranking that penalties take', () => {
+    // A penalty too small to move any logit sends every draw through the re-ranking of the candidates,
+    // which must agree with the unsorted path taken without penalties (the candidates come ranked).
+    const logits = Float32Array.from(row(13), (v) => Math.round(v * 2) / 2) // ties at every rank
+    const candidates = top(logits)
+    const counts = new Map([[candidates.ids[3]!, 1]])
+    for (const params of [
+      { ...base, topK: 8, topP: 0.9, temperature: 0.7 },
+      { ...base, topK: 40, topP: 1, temperature: 1.3 },
+    ]) {
+      const rngA = createRng(21)
+      const rngB = createRng(21)
+      const tiny = { ...params, frequencyPenalty: 1e-300 }
+      for (let i = 0; i < 2_000; i++) {
+        expect(sampleCandidates(candidates, params, rngA)).toBe(
+          sampleCandidates(candidates, tiny, rngB, counts),
+        )
+      }
+    }
+  })
+
   it('samples the same distribution as the full-row sampler (top-k, top-p, temperature)', () => {
     const logits = row(11)
     const params = { ...base, topK: 8, topP: 0.9, temperature: 0.7 }
