@@ -11,8 +11,9 @@
  * at 1, with the same tokens.
  *
  * The head's nodes and constants get a prefix of their own and read the graph's `logits` output; nothing
- * else in the graph changes. Not fused (`null`): a graph without a `logits` output, an opset older than the
- * head's operators need, or names that already use the prefix. The runner then runs the head on its own.
+ * else in the graph changes. Not fused (`null`): a graph without a `logits` output, one whose logits rows
+ * are not `vocab` wide, an opset older than the head's operators need, or names that already use the
+ * prefix. The runner then runs the head on its own.
  */
 import onnxProto from 'onnx-proto'
 import { buildSamplingHead, HEAD_MIN_OPSET, HEAD_OUTPUTS } from './sampling-head.ts'
@@ -48,6 +49,11 @@ export function fuseSamplingHead(
   const logits = graph.output.find((output) => output.name === 'logits')
   const logitsType = LOGITS_TYPES[logits?.type?.tensorType?.elemType ?? 0]
   if (!logitsType || usesPrefix(graph)) return null
+  // The head reshapes the logits to rows of `vocab`: a graph that says its rows are another width is left
+  // alone (the runner's separate head would then fail loudly instead of reading misaligned rows).
+  const last = logits?.type?.tensorType?.shape?.dim?.at(-1)
+  const width = last && !last.dimParam ? Number(last.dimValue ?? 0) : 0 // 0: not stated
+  if (width > 0 && width !== vocab) return null
 
   const head = onnx.ModelProto.decode(buildSamplingHead(logitsType, vocab, plan, opset)).graph!
   const rename = (name: string) => (name === 'logits' || name === '' ? name : PREFIX + name)
@@ -57,7 +63,12 @@ export function fuseSamplingHead(
     node.output = (node.output ?? []).map(rename)
   }
   for (const init of head.initializer ?? []) init.name = rename(init.name ?? '')
-  for (const output of head.output ?? []) output.name = rename(output.name ?? '')
+  for (const output of head.output ?? []) {
+    output.name = rename(output.name ?? '')
+    // Symbolic dims of the same name are taken to be equal across a graph: keep the head's its own.
+    for (const dim of output.type?.tensorType?.shape?.dim ?? [])
+      if (dim.dimParam) dim.dimParam = PREFIX + dim.dimParam
+  }
   // Appended after every existing node, so the graph stays topologically sorted.
   graph.node.push(...(head.node ?? []))
   graph.initializer = [...(graph.initializer ?? []), ...(head.initializer ?? [])]

@@ -38,7 +38,11 @@ afterAll(async () => {
 })
 
 /** `x` → Identity → `logits` (and `x` → Neg → `other`, an output the fusion must leave alone). */
-function identityDecoder(type: 'float32' | 'float16', vocab: number, opset = 17): Uint8Array {
+function identityDecoder(
+  type: 'float32' | 'float16',
+  vocab: number | string,
+  opset = 17,
+): Uint8Array {
   const g = new GraphBuilder(0)
   const x = g.input('x', type, ['rows', 'positions', vocab])
   g.op('Identity', [x], {}, 'logits')
@@ -136,6 +140,18 @@ describe('the sampling head fused into a decoder graph', () => {
     },
   )
 
+  it('takes logits whose width the graph leaves symbolic', async () => {
+    const plan = headPlan('cpu', SMALL_VOCAB)
+    const session = await fusedSession(identityDecoder('float32', 'vocab'), SMALL_VOCAB, plan)
+    const row = Float32Array.from({ length: SMALL_VOCAB }, (_, id) => (id * 7919) % 1013)
+    const out = await session.run({ x: runtime.tensor('float32', row, [1, 1, SMALL_VOCAB]) })
+    const [got] = readCandidates(
+      { values: out[FUSED_HEAD_OUTPUTS.values]!, ids: out[FUSED_HEAD_OUTPUTS.ids]! },
+      plan.k,
+    )
+    expect(Array.from(got!.ids)).toEqual(expectedTop(row, plan.k).ids)
+  })
+
   it('is refused where it cannot work', () => {
     const plan = headPlan('cpu', SMALL_VOCAB)
     // Unsqueeze takes its axes as an input from opset 13 only.
@@ -146,6 +162,10 @@ describe('the sampling head fused into a decoder graph', () => {
     const g = new GraphBuilder(0)
     g.output(g.op('Identity', [g.input('x', 'float32', [1])], {}, 'y'), 'float32', [1])
     expect(fuseSamplingHead(g.encode('other', 'unused').model, SMALL_VOCAB, plan)).toBeNull()
+    // Rows of another width than the vocabulary.
+    expect(
+      fuseSamplingHead(identityDecoder('float32', SMALL_VOCAB + 1), SMALL_VOCAB, plan),
+    ).toBeNull()
     // Already fused: the prefix is taken.
     const once = fuseSamplingHead(identityDecoder('float32', SMALL_VOCAB), SMALL_VOCAB, plan)!
     expect(fuseSamplingHead(once, SMALL_VOCAB, plan)).toBeNull()
