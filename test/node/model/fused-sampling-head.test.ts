@@ -10,8 +10,6 @@
 import onnxProto from 'onnx-proto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GraphBuilder } from '../../../gpu-node/contract-model/onnx-builder.ts'
-import { float16ToFloat32 } from '../../../gpu-node/model/float16.ts'
-import { float32ToFloat16 } from '../../../gpu-node/model/float32-to-float16.ts'
 import {
   FUSED_HEAD_OUTPUTS,
   fuseSamplingHead,
@@ -20,7 +18,7 @@ import { openRuntime } from '../../../gpu-node/model/ort-runtime.ts'
 import type { InferenceSession, OrtRuntime } from '../../../gpu-node/model/ort-runtime.ts'
 import { headPlan, readCandidates } from '../../../gpu-node/model/sampling-head.ts'
 import type { HeadPlan } from '../../../gpu-node/model/sampling-head.ts'
-import { createRng } from '../../../gpu-node/text/random.ts'
+import { expectedTop, expectPlainTopK, hardBatch } from './hard-logits.ts'
 
 const { onnx } = onnxProto
 const GEMMA_VOCAB = 262_400
@@ -58,23 +56,6 @@ function withOpset(model: Uint8Array, opset: number): Uint8Array {
   return onnx.ModelProto.encode(decoded).finish()
 }
 
-/** The plain TopK: highest value first, ties to the lower id. */
-function expectedTop(row: Float32Array, k: number): { ids: number[]; values: number[] } {
-  const ids = Array.from(row.keys()).sort((a, b) => row[b]! - row[a]! || a - b)
-  const top = ids.slice(0, k)
-  return { ids: top, values: top.map((id) => row[id]!) }
-}
-
-/** Hard rows: coarse values (ties, also at the K-th place), all equal, and the best crowded together. */
-function hardRows(vocab: number): Float32Array[] {
-  const rng = createRng(5)
-  const coarse = Float32Array.from({ length: vocab }, () => Math.round(rng.next() * 40) / 4 - 5)
-  const flat = new Float32Array(vocab).fill(-0.5)
-  const crowded = Float32Array.from({ length: vocab }, () => rng.next() * 10 - 20)
-  for (let id = 100; id < 400; id++) crowded[id] = 10 + Math.round(rng.next() * 8) / 2
-  return [coarse, flat, crowded]
-}
-
 async function fusedSession(decoder: Uint8Array, vocab: number, plan: HeadPlan) {
   const fused = fuseSamplingHead(decoder, vocab, plan)
   expect(fused).not.toBeNull()
@@ -86,23 +67,10 @@ async function fusedSession(decoder: Uint8Array, vocab: number, plan: HeadPlan) 
 async function checkFused(type: 'float32' | 'float16', vocab: number, opset: number) {
   const plan = headPlan('cpu', vocab)
   const session = await fusedSession(identityDecoder(type, vocab, opset), vocab, plan)
-  let rows = hardRows(vocab)
-  const flat = new Float32Array(rows.length * vocab)
-  rows.forEach((row, r) => flat.set(row, r * vocab))
-  const data = type === 'float16' ? float32ToFloat16(flat) : flat
-  if (type === 'float16') {
-    const rounded = float16ToFloat32(data as Uint16Array)
-    rows = rows.map((_, r) => rounded.subarray(r * vocab, (r + 1) * vocab))
-  }
-  const out = await session.run({ x: runtime.tensor(type, data, [rows.length, 1, vocab]) })
+  const { rows, data, dims } = hardBatch(vocab, type)
+  const out = await session.run({ x: runtime.tensor(type, data, dims) })
   const { values, ids } = FUSED_HEAD_OUTPUTS
-  const got = readCandidates({ values: out[values]!, ids: out[ids]! }, plan.k)
-  expect(got).toHaveLength(rows.length)
-  rows.forEach((row, r) => {
-    const expected = expectedTop(row, plan.k)
-    expect(Array.from(got[r]!.ids)).toEqual(expected.ids)
-    expect(Array.from(got[r]!.logits)).toEqual(expected.values)
-  })
+  expectPlainTopK(readCandidates({ values: out[values]!, ids: out[ids]! }, plan.k), rows, plan.k)
   // The graph's own outputs are untouched.
   expect(out.logits!.data).toEqual(data)
   expect(out.other!.dims).toEqual([rows.length, 1, vocab])

@@ -5,8 +5,6 @@
  * the Gemma vocabulary (262,400 ids) and through the plain graph where no block size fits.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { float16ToFloat32 } from '../../../gpu-node/model/float16.ts'
-import { float32ToFloat16 } from '../../../gpu-node/model/float32-to-float16.ts'
 import { openRuntime } from '../../../gpu-node/model/ort-runtime.ts'
 import type { OrtRuntime } from '../../../gpu-node/model/ort-runtime.ts'
 import {
@@ -14,7 +12,7 @@ import {
   HEAD_CANDIDATES,
   SamplingHead,
 } from '../../../gpu-node/model/sampling-head.ts'
-import { createRng } from '../../../gpu-node/text/random.ts'
+import { expectPlainTopK, hardBatch } from './hard-logits.ts'
 
 const GEMMA_VOCAB = 262_400
 const heads: SamplingHead[] = []
@@ -36,44 +34,10 @@ async function headOn(runtime: OrtRuntime, type: 'float32' | 'float16', vocab: n
   return head
 }
 
-/** The plain TopK: highest value first, ties to the lower id. */
-function expectedTop(row: Float32Array, k: number): { ids: number[]; values: number[] } {
-  const ids = Array.from(row.keys()).sort((a, b) => row[b]! - row[a]! || a - b)
-  const top = ids.slice(0, k)
-  return { ids: top, values: top.map((id) => row[id]!) }
-}
-
-/**
- * Rows built to be hard: coarse values (many ties, also at the K-th place), a row of equal values, and a
- * row whose best logits crowd into a few neighbouring blocks.
- */
-function hardRows(vocab: number): Float32Array[] {
-  const rng = createRng(11)
-  const coarse = Float32Array.from({ length: vocab }, () => Math.round(rng.next() * 40) / 4 - 5)
-  const flat = new Float32Array(vocab).fill(1.5)
-  const crowded = Float32Array.from({ length: vocab }, () => rng.next() * 10 - 20)
-  for (let id = 1000; id < 1600; id++) crowded[id] = 10 + Math.round(rng.next() * 8) / 2
-  return [coarse, flat, crowded]
-}
-
 async function checkHead(runtime: OrtRuntime, type: 'float32' | 'float16', vocab: number) {
   const head = await headOn(runtime, type, vocab)
-  let rows = hardRows(vocab)
-  const flat = new Float32Array(rows.length * vocab)
-  rows.forEach((row, r) => flat.set(row, r * vocab))
-  const data = type === 'float16' ? float32ToFloat16(flat) : flat
-  // What the head sees: float16 rounds the logits, so the expected answer comes from the rounded values.
-  if (type === 'float16') {
-    const rounded = float16ToFloat32(data as Uint16Array)
-    rows = rows.map((_, r) => rounded.subarray(r * vocab, (r + 1) * vocab))
-  }
-  const got = await head.run(runtime.tensor(type, data, [rows.length, 1, vocab]))
-  expect(got).toHaveLength(rows.length)
-  rows.forEach((row, r) => {
-    const expected = expectedTop(row, head.k)
-    expect(Array.from(got[r]!.ids)).toEqual(expected.ids)
-    expect(Array.from(got[r]!.logits)).toEqual(expected.values)
-  })
+  const { rows, data, dims } = hardBatch(vocab, type)
+  expectPlainTopK(await head.run(runtime.tensor(type, data, dims)), rows, head.k)
   return head
 }
 
