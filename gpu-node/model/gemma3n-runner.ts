@@ -155,7 +155,8 @@ export class Gemma3nRunner implements ModelRunner {
     const fuse = options.fuseSamplingHead ?? true
     const graphs = await decoderGraphs(decoderFile.path, vocab, fuse ? plan : null)
     let decoder = await openDecoder(runtime, decoderFile, graphs, [])
-    if (runtime.device === 'webgpu') {
+    const onDevice = keepsOutputsOnDevice(runtime.device)
+    if (onDevice) {
       // Reopen with the cache outputs kept on the GPU, as they are fed straight back next step, and the
       // logits, which the sampling head reads there (JavaScript only when a row needs its whole row).
       const keep = decoder.outputNames.filter(
@@ -172,22 +173,13 @@ export class Gemma3nRunner implements ModelRunner {
     const fused = decoder.outputNames.includes(FUSED_HEAD_OUTPUTS.values)
     const head = fused
       ? null
-      : await SamplingHead.create(runtime, signature.logitsType, info.vocabSize)
+      : await SamplingHead.create(runtime, signature.logitsType, vocab, plan)
     const encoders = await MediaEncoders.load(runtime, folder.files)
     info.vision = encoders.hasVision
     info.audio = encoders.hasAudio
     if (fused) info.samplingHead = 'fused'
-    const hostCopy =
-      runtime.device === 'webgpu' ? await HostCopy.create(runtime, signature.logitsType, 3) : null
-    const sessions = {
-      embed,
-      decoder,
-      graphs: kvGraphs,
-      head,
-      plan: head?.plan ?? plan,
-      hostCopy,
-      encoders,
-    }
+    const hostCopy = onDevice ? await HostCopy.create(runtime, signature.logitsType, 3) : null
+    const sessions = { embed, decoder, graphs: kvGraphs, head, plan, hostCopy, encoders }
     return new Gemma3nRunner(info, runtime, sessions, signature)
   }
 

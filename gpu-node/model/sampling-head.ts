@@ -94,8 +94,8 @@ export class SamplingHead {
     runtime: OrtRuntime,
     logitsType: TensorType,
     vocab: number,
+    plan: HeadPlan = headPlan(runtime.device, vocab),
   ): Promise<SamplingHead> {
-    const plan = headPlan(runtime.device, vocab)
     const model = buildSamplingHead(logitsType, vocab, plan, OWN_OPSET)
     return new SamplingHead(await runtime.createSessionFromBytes(model), plan)
   }

@@ -7,6 +7,7 @@
  */
 import * as ort from 'onnxruntime-node'
 import { GraphBuilder } from '../../gpu-node/contract-model/onnx-builder.ts'
+import { HostCopy } from '../../gpu-node/model/host-copy.ts'
 import type { DeviceName, OrtRuntime, Tensor } from '../../gpu-node/model/ort-runtime.ts'
 
 export const WEBGPU_MISSING =
@@ -56,15 +57,14 @@ export async function devicesToTest(subject: string): Promise<DeviceName[]> {
  * or download a `gpu-buffer` tensor from JavaScript (its `download()` is not implemented).
  */
 export async function deviceCopier(runtime: OrtRuntime) {
-  const model = identityModel()
   const [up, down] = await Promise.all([
-    runtime.createSessionFromBytes(model, ['y']),
-    runtime.createSessionFromBytes(model),
+    runtime.createSessionFromBytes(identityModel(), ['y']),
+    HostCopy.create(runtime, 'float32', 4), // the runner's own copier to the host
   ])
   return {
     toDevice: async (tensor: Tensor): Promise<Tensor> => (await up.run({ x: tensor })).y!,
     toHost: async (tensor: Tensor): Promise<Float32Array> =>
-      (await down.run({ x: tensor })).y!.data as Float32Array,
+      (await down.toHost(tensor)).data as Float32Array,
     release: () => Promise.all([up.release(), down.release()]),
   }
 }
