@@ -11,9 +11,10 @@
  * in the top K has fewer than K better ids, so fewer than K blocks have a better maximum than its own block.
  * The kept blocks are put back in id order first, so ties still go to the lower id, as with a plain TopK.
  * Measured on one CPU core at 262,400 ids (B = 128): 0.46 → 0.11 ms for 1 row, 3.9 → 3.4 ms for 16 rows.
- * Only on the CPU devices (cpu, wasm), where it was measured: on cuda and webgpu a TopK is one kernel over
- * logits already on the device, and an operator the execution provider lacks would send them back to the
- * CPU, so those keep the plain graph.
+ * On webgpu too: onnxruntime's WebGPU TopK is a bitonic sort of the whole row (about 170 passes over 262,400
+ * values), and two stages sort 8 times less. On Mesa's software Vulkan driver (lavapipe, the only WebGPU
+ * adapter it was measured on) 16 rows took 7.4 s plain and 0.5 s in two stages, same ids; every node of
+ * both graphs runs on the WebGPU provider (tested). cuda keeps the plain graph, unmeasured either way.
  */
 import { GraphBuilder } from '../contract-model/onnx-builder.ts'
 import { isCpuDevice } from './ort-runtime.ts'
@@ -46,11 +47,11 @@ export interface HeadPlan {
   padRows: boolean
 }
 
-/** The plan for `vocab` logits on `device`: two stages only on the CPU devices (see the module comment). */
+/** The plan for `vocab` logits on `device`: two stages except on cuda (see the module comment). */
 export function headPlan(device: DeviceName, vocab: number): HeadPlan {
   const k = Math.min(HEAD_CANDIDATES, vocab)
   const cpu = isCpuDevice(device)
-  return { k, blockSize: cpu ? blockSizeFor(vocab, k) : null, padRows: cpu }
+  return { k, blockSize: device === 'cuda' ? null : blockSizeFor(vocab, k), padRows: cpu }
 }
 
 /**
@@ -137,17 +138,32 @@ export function buildSamplingHead(
   const g = new GraphBuilder(0)
   const rows = rowsOf(g, logitsType, vocab)
   const { k, blockSize } = plan
-  let ids: string // int64 [rows, k]
+  if (vocab > FLOAT_EXACT_MAX)
+    throw new Error(`the sampling head takes at most ${FLOAT_EXACT_MAX} ids`)
+  let ids: string // float32 [rows, k]
   if (blockSize) {
     ids = twoStage(g, rows, vocab, plan, opset)
   } else {
     topK(g, rows, vocab, plan, true, [HEAD_OUTPUTS.values, 'top_ids'])
-    ids = 'top_ids'
+    ids = g.op('Gather', [range(g, vocab), 'top_ids'], { axis: 0 })
   }
-  g.op('Cast', [ids], { to: 6 }, HEAD_OUTPUTS.ids) // int32: every vocabulary id fits
+  g.op('Cast', [ids], { to: 6 }, HEAD_OUTPUTS.ids)
   g.output(HEAD_OUTPUTS.values, 'float32', ['rows', k])
   g.output(HEAD_OUTPUTS.ids, 'int32', ['rows', k])
   return g.encode('sampling_head', 'unused.onnx_data').model
+}
+
+/**
+ * Ids and block numbers travel through the graph as float32 and are read from tables rather than computed
+ * or cast from TopK's int64 indices: onnxruntime's WebGPU provider has no kernel for int64 arithmetic, an
+ * int64 Cast or Reshape, or an int32 GatherElements, so each of those would run on the CPU, with a round
+ * trip per step. float32 holds every integer up to 2^24 exactly.
+ */
+const FLOAT_EXACT_MAX = 2 ** 24
+
+/** float32 [0, 1, …, n - 1]: constant inputs, so onnxruntime folds it into a table at load. */
+function range(g: GraphBuilder, n: number): string {
+  return g.op('Range', [g.float([0], []), g.float([n], []), g.float([1], [])])
 }
 
 /** [rows, positions, vocab] logits → [rows, vocab] float32 of each row's last position. */
@@ -192,8 +208,9 @@ function topK(
 }
 
 /**
- * Outputs `values` and returns the int64 ids of the top K: TopK runs over the kept blocks' K·B logits, and
- * the kept block numbers are sorted ascending, so the id of position p there is blocks[p / B]·B + p mod B.
+ * Outputs `values` and returns the float32 ids of the top K: TopK runs over the kept blocks' K·B logits,
+ * and the kept block numbers are sorted ascending, so the id of position p there is
+ * blocks[p div B]·B + p mod B.
  */
 function twoStage(
   g: GraphBuilder,
@@ -211,20 +228,23 @@ function twoStage(
       ? g.op('ReduceMax', [blocked, g.int64([2])], { keepdims: 0 })
       : g.op('ReduceMax', [blocked], { axes: [2], keepdims: 0 }) // [rows, vocab / size]
   topK(g, maxima, vocab / size, plan, true, ['best_maxima', 'best_blocks'])
-  // The K smallest of K block numbers: the same blocks, in ascending order (exact in float32: < 2^24).
-  const asFloat = g.op('Cast', ['best_blocks'], { to: 1 })
-  topK(g, asFloat, k, plan, false, ['ascending', 'unused_order'])
-  const blocks = g.op('Cast', ['ascending'], { to: 7 }) // [rows, k] int64
-  const kept = g.op('GatherND', [blocked, g.op('Unsqueeze', [blocks, g.int64([2])])], {
-    batch_dims: 1,
-  }) // [rows, k, size]
+  // The K smallest of the K block numbers: the same blocks, in ascending order.
+  const blockNumbers = g.op('Gather', [range(g, vocab / size), 'best_blocks'], { axis: 0 })
+  topK(g, blockNumbers, k, plan, false, ['ascending', 'unused_order'])
+  // Shaped [rows, k, 1] before the Cast: GatherND's indices, without an int64 Reshape.
+  const indices = g.op('Cast', [g.op('Reshape', ['ascending', g.int64([0, k, 1])])], { to: 7 })
+  const kept = g.op('GatherND', [blocked, indices], { batch_dims: 1 }) // [rows, k, size]
   topK(g, g.op('Reshape', [kept, g.int64([0, k * size])]), k * size, plan, true, [
     HEAD_OUTPUTS.values,
     'kept_positions',
   ])
-  const blockSize = g.int64([size])
-  const block = g.op('GatherElements', [blocks, g.op('Div', ['kept_positions', blockSize])], {
-    axis: 1,
-  })
-  return g.op('Add', [g.op('Mul', [block, blockSize]), g.op('Mod', ['kept_positions', blockSize])])
+  // p div B and p mod B, read from tables of all K·B positions (folded at load like `range`).
+  const positions = range(g, k * size)
+  const blockSize = g.float([size], [])
+  const nthTable = g.op('Floor', [g.op('Div', [positions, blockSize])])
+  const offsetTable = g.op('Sub', [positions, g.op('Mul', [nthTable, blockSize])])
+  const nth = g.op('Cast', [g.op('Gather', [nthTable, 'kept_positions'], { axis: 0 })], { to: 7 })
+  const block = g.op('GatherElements', ['ascending', nth], { axis: 1 })
+  const offset = g.op('Gather', [offsetTable, 'kept_positions'], { axis: 0 })
+  return g.op('Add', [g.op('Mul', [block, blockSize]), offset])
 }

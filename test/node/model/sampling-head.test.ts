@@ -2,16 +2,22 @@
  * @module test/model/sampling-head
  * The sampling head returns exactly what one plain TopK over the whole row returns (the K highest logits,
  * ties to the lower id), on both runtimes, for float32 and float16 logits: through the two-stage graph at
- * the Gemma vocabulary (262,400 ids) and through the plain graph where no block size fits.
+ * the Gemma vocabulary (262,400 ids) and through the plain graph where no block size fits. On WebGPU both
+ * graphs also run without a single node on the CPU (a CPU node there means a round trip every step).
  */
+import * as ort from 'onnxruntime-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openRuntime } from '../../../gpu-node/model/ort-runtime.ts'
 import type { OrtRuntime } from '../../../gpu-node/model/ort-runtime.ts'
 import {
   blockSizeFor,
+  buildSamplingHead,
   HEAD_CANDIDATES,
+  headPlan,
+  readCandidates,
   SamplingHead,
 } from '../../../gpu-node/model/sampling-head.ts'
+import { WEBGPU_MISSING, webgpuAvailable } from '../../support/webgpu.ts'
 import { expectPlainTopK, hardBatch } from './hard-logits.ts'
 
 const GEMMA_VOCAB = 262_400
@@ -68,4 +74,41 @@ describe.each([
     const head = await checkHead(runtimeOf(), 'float32', 1024)
     expect(head.blockSize).toBeNull()
   })
+})
+
+const WEBGPU = await webgpuAvailable()
+if (!WEBGPU) console.warn(`Skipping the WebGPU sampling head tests: ${WEBGPU_MISSING}.`)
+
+describe.skipIf(!WEBGPU)('sampling head on WebGPU (onnxruntime-node)', () => {
+  it('takes two stages at the Gemma vocabulary, as on the CPU; cuda keeps the plain TopK', () => {
+    expect(headPlan('webgpu', GEMMA_VOCAB).blockSize).toBe(128)
+    expect(headPlan('cuda', GEMMA_VOCAB).blockSize).toBeNull()
+  })
+
+  it.each([
+    ['two stages', 'float32', GEMMA_VOCAB],
+    ['two stages', 'float16', GEMMA_VOCAB],
+    ['plain', 'float32', 1024],
+  ] as const)(
+    '%s (%s logits): every node on the device, the plain TopK answer',
+    async (_, type, vocab) => {
+      const plan = headPlan('webgpu', vocab)
+      // Session creation fails if any node would run on the CPU provider.
+      const session = await ort.InferenceSession.create(buildSamplingHead(type, vocab, plan, 17), {
+        executionProviders: ['webgpu'],
+        extra: { session: { disable_cpu_ep_fallback: '1' } },
+      })
+      try {
+        const { rows, data, dims } = hardBatch(vocab, type)
+        const out = await session.run({ logits: new ort.Tensor(type, data, dims) })
+        expectPlainTopK(
+          readCandidates({ values: out.values!, ids: out.ids! }, plan.k),
+          rows,
+          plan.k,
+        )
+      } finally {
+        await session.release()
+      }
+    },
+  )
 })
