@@ -52,6 +52,12 @@ describe('block size', () => {
     expect(blockSizeFor(GEMMA_VOCAB, HEAD_CANDIDATES)).toBe(128)
   })
 
+  it('is taken on the CPU devices and WebGPU, not on CUDA (its plain TopK is unmeasured against it)', () => {
+    for (const device of ['cpu', 'wasm', 'webgpu'] as const)
+      expect(headPlan(device, GEMMA_VOCAB).blockSize).toBe(128)
+    expect(headPlan('cuda', GEMMA_VOCAB).blockSize).toBeNull()
+  })
+
   it('is none when no size divides the vocabulary into enough blocks', () => {
     expect(blockSizeFor(1024, HEAD_CANDIDATES)).toBeNull() // 8 blocks of 128: fewer than 4·K
     expect(blockSizeFor(262_399, HEAD_CANDIDATES)).toBeNull() // prime
@@ -80,11 +86,6 @@ const WEBGPU = await webgpuAvailable()
 if (!WEBGPU) console.warn(`Skipping the WebGPU sampling head tests: ${WEBGPU_MISSING}.`)
 
 describe.skipIf(!WEBGPU)('sampling head on WebGPU (onnxruntime-node)', () => {
-  it('takes two stages at the Gemma vocabulary, as on the CPU; cuda keeps the plain TopK', () => {
-    expect(headPlan('webgpu', GEMMA_VOCAB).blockSize).toBe(128)
-    expect(headPlan('cuda', GEMMA_VOCAB).blockSize).toBeNull()
-  })
-
   it.each([
     ['two stages', 'float32', GEMMA_VOCAB],
     ['two stages', 'float16', GEMMA_VOCAB],
