@@ -3,9 +3,11 @@
  * batched run equal its tokens when it runs alone, while other sequences join and leave mid-run. Checked
  * for a decoder that declares `attention_mask` (one padded batch per step), one that also declares
  * `num_logits_to_keep`, one without `attention_mask` (sequences decoded one by one), and the fp16 files
- * (float16 caches), on real ONNX sessions. Also: a prompt fed in chunks generates what it generates in one. On the CPU, and on WebGPU where
- * onnxruntime-node opens an adapter (Mesa's lavapipe on CI), where the batch's cache stays in device
- * buffers and joins and removals run on the device; there each sequence must also get the CPU's tokens.
+ * (float16 caches), on real ONNX sessions. Also: a prompt fed in chunks generates what it generates in
+ * one. On the CPU, and on WebGPU where onnxruntime-node opens an adapter (Mesa's lavapipe on CI), where the
+ * batch's cache stays in device buffers and joins and removals run on the device; there each sequence must
+ * also get the CPU's tokens, and so must the default model's, whose 262,400-id vocabulary takes the
+ * two-stage sampling head.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureContractModel } from '../../../gpu-node/contract-model/cache.ts'
