@@ -135,11 +135,11 @@ export function buildSamplingHead(
   opset: number,
 ): Uint8Array {
   if (opset < HEAD_MIN_OPSET) throw new Error(`the sampling head needs opset ${HEAD_MIN_OPSET}+`)
+  if (vocab > FLOAT_EXACT_MAX)
+    throw new Error(`the sampling head takes at most ${FLOAT_EXACT_MAX} ids`)
   const g = new GraphBuilder(0)
   const rows = rowsOf(g, logitsType, vocab)
   const { k, blockSize } = plan
-  if (vocab > FLOAT_EXACT_MAX)
-    throw new Error(`the sampling head takes at most ${FLOAT_EXACT_MAX} ids`)
   let ids: string // float32 [rows, k]
   if (blockSize) {
     ids = twoStage(g, rows, vocab, plan, opset)
@@ -155,9 +155,9 @@ export function buildSamplingHead(
 
 /**
  * Ids and block numbers travel through the graph as float32 and are read from tables rather than computed
- * or cast from TopK's int64 indices: onnxruntime's WebGPU provider has no kernel for int64 arithmetic, an
- * int64 Cast or Reshape, or an int32 GatherElements, so each of those would run on the CPU, with a round
- * trip per step. float32 holds every integer up to 2^24 exactly.
+ * or cast from TopK's int64 indices: onnxruntime's WebGPU provider has no kernel for int64 arithmetic, a
+ * Cast from int64, an int64 Reshape, or an int32 GatherElements, so each of those would run on the CPU,
+ * with a round trip per step. float32 holds every integer up to 2^24 exactly.
  */
 const FLOAT_EXACT_MAX = 2 ** 24
 
