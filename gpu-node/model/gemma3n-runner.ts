@@ -104,6 +104,8 @@ export class Gemma3nRunner implements ModelRunner {
   readonly #embed: InferenceSession
   readonly #decoder: InferenceSession
   readonly #signature: DecoderSignature
+  /** The decoder's cache outputs (`present.*`), which every run fetches and the batch or sequence keeps. */
+  readonly #presents: ReadonlySet<string>
   readonly #graphs: KvGraphs | null
   readonly #batch: KvBatch | null
   /** The sampling head's own session; `null` when it is fused into the decoder (fused-sampling-head.ts). */
@@ -142,6 +144,7 @@ export class Gemma3nRunner implements ModelRunner {
     this.#encoders = sessions.encoders
     this.#batch = sessions.graphs ? new KvBatch(sessions.graphs) : null
     this.#signature = signature
+    this.#presents = new Set(signature.cache.map((c) => c.present))
   }
 
   /** Reads the folder, opens the runtime and the text sessions, and checks them against the contract. */
@@ -339,7 +342,7 @@ export class Gemma3nRunner implements ModelRunner {
    */
   #fetches(decode: boolean, fullRow: boolean): string[] | undefined {
     if (keepsOutputsOnDevice(this.#runtime.device)) return undefined
-    const names = this.#signature.cache.map((c) => c.present)
+    const names = [...this.#presents]
     if (!decode) return names
     if (this.#head || fullRow) names.push('logits')
     if (!this.#head) {
@@ -367,8 +370,8 @@ export class Gemma3nRunner implements ModelRunner {
 
   /** Disposes a run's outputs other than the caches (those now belong to the batch or the sequence). */
   #disposeNonCache(out: Record<string, Tensor>): void {
-    const caches = new Set(this.#signature.cache.map((c) => c.present))
-    for (const [name, tensor] of Object.entries(out)) if (!caches.has(name)) tensor.dispose()
+    for (const [name, tensor] of Object.entries(out))
+      if (!this.#presents.has(name)) tensor.dispose()
   }
 
   /**
