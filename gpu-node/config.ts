@@ -26,6 +26,8 @@ export interface NodeConfig {
   maxQueued: number
   prefillChunk: number
   maxStepTokens: number
+  /** Engine steps sent to the runner before the previous one has answered (EngineOptions). */
+  stepsAhead: 1 | 2
   /** KV cache memory the node may use, in bytes; also bounds the context it serves. */
   kvBudgetBytes: number
   /** How long a shutdown waits for running streams before ending them. */
@@ -57,6 +59,7 @@ export const CONFIG_VARIABLES = [
   'GPU_NODE_MAX_QUEUED',
   'GPU_NODE_PREFILL_CHUNK',
   'GPU_NODE_MAX_STEP_TOKENS',
+  'GPU_NODE_STEPS_AHEAD',
   'GPU_NODE_KV_BUDGET_MB',
   'GPU_NODE_DRAIN_SECONDS',
   'GPU_NODE_KEEPALIVE_SECONDS',
@@ -107,6 +110,7 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): NodeCon
     maxQueued: integer(env, 'GPU_NODE_MAX_QUEUED', 256, 0, 100_000),
     prefillChunk: integer(env, 'GPU_NODE_PREFILL_CHUNK', 256, 1, 32_768),
     maxStepTokens: integer(env, 'GPU_NODE_MAX_STEP_TOKENS', 2048, 1, 262_144),
+    stepsAhead: integer(env, 'GPU_NODE_STEPS_AHEAD', 2, 1, 2) as 1 | 2,
     kvBudgetBytes: integer(env, 'GPU_NODE_KV_BUDGET_MB', 4096, 1, 16 * 1024 * 1024) * 1024 * 1024,
     drainMs: integer(env, 'GPU_NODE_DRAIN_SECONDS', 30, 0, 3600) * 1000,
     keepAliveMs: integer(env, 'GPU_NODE_KEEPALIVE_SECONDS', 15, 1, 3600) * 1000,

@@ -2,8 +2,9 @@
  * @module
  * The engine façade the HTTP layer talks to: `generate()` returns a stream of text deltas and a finish
  * event. Behind it one loop asks the scheduler for a plan, runs it on the model runner, and feeds sampled
- * tokens back to their sequences. The loop never waits for a client; a cancelled request is dropped at
- * the next step and its KV cache released at once.
+ * tokens back to their sequences. The loop keeps the next step queued behind the running one, so the
+ * runner never waits for this thread between steps. It never waits for a client; a cancelled request
+ * leaves the schedule at once and its KV cache is released after the steps already sent.
  */
 import type { SamplingParams } from '../text/sampler.ts'
 import type { ModelRunner, ReleaseOutput, StepItem, StepOutput } from '../model/runner-types.ts'
@@ -27,6 +28,25 @@ export class EngineOverloadedError extends Error {
   }
 }
 
+export interface EngineOptions extends SchedulerOptions {
+  /**
+   * Steps sent to the runner and not yet answered. 2 (the default): the running one and the next, so the
+   * runner never waits for this thread between steps; a request that arrives meanwhile joins one step
+   * later. 1: each step is sent once the previous one has answered. More would only add a step of latency
+   * to every change of the batch (a join, an end, a cancel).
+   */
+  stepsAhead?: 1 | 2
+}
+
+/** A step sent to the runner whose answer the loop has not taken yet. */
+interface Flight {
+  plan: PlannedItem[]
+  items: StepItem[]
+  sentAt: number
+  /** The step's output, and those of the releases sent right before it (it waits for them). */
+  answer: Promise<[StepOutput, ...ReleaseOutput[]]>
+}
+
 export interface EngineStats {
   running: number
   queued: number
@@ -43,10 +63,13 @@ export class Engine {
   readonly #text: SequenceText
   readonly #scheduler: Scheduler
   readonly #observer: EngineObserver
+  readonly #stepsAhead: number
   readonly #aborted = new Set<Sequence>()
   #kvTokens = 0
   #nextId = 1
   #generatedTokens = 0
+  /** When the last step's answer was taken: a step queued behind another starts then, not when sent. */
+  #lastAnswerAt = 0
   #wake: (() => void) | null = null
   #loop: Promise<void> | null = null
   #closed = false
@@ -55,13 +78,14 @@ export class Engine {
   constructor(
     runner: ModelRunner,
     text: SequenceText,
-    options: SchedulerOptions,
+    options: EngineOptions,
     observer: EngineObserver = NO_OBSERVER,
   ) {
     this.#runner = runner
     this.#text = text
     this.#scheduler = new Scheduler(options)
     this.#observer = observer
+    this.#stepsAhead = options.stepsAhead ?? 2
   }
 
   /**
@@ -142,95 +166,110 @@ export class Engine {
   }
 
   /**
-   * The loop. From a step's result to the next step's call nothing yields, so the next step reaches the
-   * runner thread before the HTTP handlers woken by this step's tokens write their SSE frames: those writes
-   * overlap the model's next step instead of delaying it. Nor does the loop wait for a release before the
-   * next step: the runner runs calls in the order they are made (ModelRunner), so a finished sequence's
-   * cache is freed before that step runs all the same.
+   * The loop. It sends a step as soon as it has fewer than `stepsAhead` unanswered, so the runner starts
+   * the next step the moment it ends one instead of waiting for this thread to take the answer, plan and
+   * send. From a step's answer to the next step's call nothing yields either, so the HTTP handlers woken by
+   * the answer write their SSE frames while the runner computes. Releases are sent between steps and run
+   * in that order (ModelRunner): a sequence that ended is freed before any step planned after its end.
    */
   async #run(): Promise<void> {
     let releases: Promise<ReleaseOutput>[] = []
+    const flights: Flight[] = []
     while (!this.#closed) {
       this.#release(this.#takeAborted(), releases)
-      const plan = this.#scheduler.schedule()
-      if (plan.length === 0) {
-        if (releases.length > 0) {
-          // A release that failed took nothing running with it: its sequences had already ended. Then
-          // schedule again: a request may have come while this waited.
-          await Promise.allSettled(releases)
-          releases = []
-          continue
-        }
-        await new Promise<void>((resolve) => (this.#wake = resolve))
-        this.#wake = null
+      const plan = flights.length < this.#stepsAhead ? this.#scheduler.schedule() : []
+      if (plan.length > 0) {
+        flights.push(this.#send(plan, releases))
+        releases = []
         continue
       }
-      const items = this.#stepItems(plan)
-      const started = performance.now()
-      // The releases called before this step finish before it, so this waits for the step alone.
-      const step = Promise.all([this.#runner.step(items), ...releases])
-      releases = []
-      let done: Sequence[]
-      try {
-        const [output, ...released] = await step
-        done = this.#deliver(plan, items, output, released, started)
-      } catch (error) {
-        // A failed step (or release) poisons the caches of everything in it: fail those requests, keep
-        // serving others.
-        for (const { seq } of plan) seq.fail(error as Error)
-        done = plan.map(({ seq }) => seq)
+      const flight = flights.shift()
+      if (flight) {
+        this.#release(await this.#land(flight), releases)
+        continue
       }
-      this.#release(done, releases)
+      if (releases.length > 0) {
+        // A release that failed took nothing running with it: its sequences had already ended. Then
+        // schedule again: a request may have come while this waited.
+        await Promise.allSettled(releases)
+        releases = []
+        continue
+      }
+      await new Promise<void>((resolve) => (this.#wake = resolve))
+      this.#wake = null
     }
+    // Closing: every sequence was aborted, so the answers still coming only need to be waited for.
+    for (const flight of flights) await this.#land(flight)
     this.#release(this.#takeAborted(), releases)
     await Promise.allSettled(releases)
   }
 
+  /** Sends a step, after the releases asked for since the previous one (it waits for those too). */
+  #send(plan: PlannedItem[], releases: Promise<ReleaseOutput>[]): Flight {
+    const items = this.#stepItems(plan)
+    const sentAt = performance.now()
+    return { plan, items, sentAt, answer: Promise.all([this.#runner.step(items), ...releases]) }
+  }
+
+  /**
+   * Takes a step's answer; returns the sequences that ended with it. A failed step (or release) poisons
+   * the caches of everything in it: those requests fail, others keep being served.
+   */
+  async #land(flight: Flight): Promise<Sequence[]> {
+    try {
+      const [output, ...released] = await flight.answer
+      return this.#deliver(flight, output, released)
+    } catch (error) {
+      const failed = flight.plan.map(({ seq }) => seq).filter((seq) => !seq.finished)
+      for (const seq of failed) seq.fail(error as Error)
+      return failed
+    }
+  }
+
   #stepItems(plan: PlannedItem[]): StepItem[] {
-    return plan.map(({ seq, tokens, sample }) => ({
+    return plan.map(({ seq, phase, tokens, sample }) => ({
       seqId: seq.id,
-      phase: seq.prefillDone ? 'decode' : 'prefill',
+      phase,
       tokens,
       sampling: sample ? seq.request.sampling : null,
       seed: seq.request.seed,
-      media: seq.takeMedia(),
+      media: phase === 'prefill' ? seq.takeMedia() : undefined,
     }))
   }
 
   /**
-   * Hands a step's tokens to their sequences; returns the sequences that are now finished. `released`: the
+   * Hands a step's tokens to their sequences; returns the sequences that ended with them. A sequence that
+   * had already ended (it was in a step sent before its end was known) gets nothing. `released`: the
    * releases the step waited for, whose runner time is part of the step's time.
    */
-  #deliver(
-    plan: PlannedItem[],
-    items: StepItem[],
-    output: StepOutput,
-    released: ReleaseOutput[],
-    started: number,
-  ): Sequence[] {
+  #deliver(flight: Flight, output: StepOutput, released: ReleaseOutput[]): Sequence[] {
     const now = performance.now()
+    const { plan, items } = flight
     this.#kvTokens = output.kvTokens
     const sum = (key: 'runMs' | 'totalMs') => released.reduce((ms, r) => ms + r[key], output[key])
     this.#observer.step({
       items: items.length,
       decodes: items.filter((item) => item.phase === 'decode').length,
-      engineMs: now - started,
+      // A step queued behind another started when that one's answer was taken, not when it was sent.
+      engineMs: now - Math.max(flight.sentAt, this.#lastAnswerAt),
       runnerMs: sum('totalMs'),
       runMs: sum('runMs'),
       kvTokens: output.kvTokens,
     })
-    const done: Sequence[] = []
+    this.#lastAnswerAt = now
+    const ended: Sequence[] = []
     output.results.forEach((result, i) => {
-      const { seq, tokens } = plan[i]!
-      if (!seq.prefillDone) seq.prefilled += tokens.length
+      const { seq, sample } = plan[i]!
+      if (seq.finished) return
       if (result.token !== null) this.#accept(seq, result.token, now)
-      if (seq.finished) done.push(seq)
+      // The runner sampled nothing where it was asked to: the sequence could never end otherwise.
+      else if (sample) seq.fail(new Error('internal: the model runner sampled no token'))
+      if (seq.finished) ended.push(seq)
     })
-    return done
+    return ended
   }
 
   #accept(seq: Sequence, token: number, now: number): void {
-    if (seq.finished) return // cancelled while the step ran: the token is not delivered
     if (seq.lastTokenAt === null) this.#observer.firstToken(now - seq.arrivedAt)
     else this.#observer.interToken(now - seq.lastTokenAt)
     seq.lastTokenAt = now

@@ -8,11 +8,15 @@ export interface StepReport {
   /** Sequences in the step, and how many of them decoded (one batched call when batching). */
   items: number
   decodes: number
-  /** Wall time of the step as the engine saw it (message to the runner thread and back). */
+  /**
+   * Wall time of the step as the engine saw it: from the previous step's answer to this one's (from
+   * sending it, when the runner had nothing to do before). With the next step queued ahead, that is the
+   * runner's time for the step plus any wait it had between steps (the hand-offs between the threads).
+   */
   engineMs: number
   /**
-   * Wall time of the step inside the runner thread: `engineMs` less the hand-off between threads. Both
-   * this and `runMs` include the releases the engine waited for with the step (they run just before it).
+   * Wall time of the step inside the runner thread. Both this and `runMs` include the releases the engine
+   * waited for with the step (they run just before it).
    */
   runnerMs: number
   /** Time inside `session.run` during the step. */

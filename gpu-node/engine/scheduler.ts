@@ -11,6 +11,11 @@
  * - Chunked prefill: every decoding sequence gets its token each step (the batched decode needs all of
  *   them); prompts are fed `prefillChunk` tokens at a time within what is left of the per-step token
  *   budget, so running streams keep flowing while a long prompt prefills.
+ * - Planning ahead: a step is planned as if the steps planned before it had run (their prompt chunks fed,
+ *   their tokens sampled), so the engine can send it while the previous one still runs. A sequence may
+ *   so be in one step more than it needs (it ended with the step before), and that step's token for it
+ *   is thrown away. In a padded batch that is so even when it has all of its `maxTokens` asked for
+ *   already: the batched decode runs every row of the batch until the row is released.
  */
 import type { Sequence } from './sequence.ts'
 
@@ -31,6 +36,8 @@ export interface SchedulerOptions {
 
 export interface PlannedItem {
   seq: Sequence
+  /** `decode`: feeds the token the runner sampled last for the sequence (no `tokens`). */
+  phase: 'prefill' | 'decode'
   tokens: number[]
   /** Sample a token after this item (decode, or the prompt's last chunk). */
   sample: boolean
@@ -94,14 +101,18 @@ export class Scheduler {
     }
   }
 
-  /** The next step's work. Empty when there is nothing to do. */
+  /**
+   * The next step's work, counted as planned (its prompt chunks as fed, its samples as taken). Empty when
+   * there is nothing to do.
+   */
   schedule(): PlannedItem[] {
     this.#admit()
     const items: PlannedItem[] = []
     let budget = this.options.maxStepTokens
     for (const seq of this.#running) {
       if (!seq.prefillDone) continue
-      items.push({ seq, tokens: [seq.lastToken], sample: true })
+      if (!this.options.paddedBatch && askedAll(seq)) continue
+      items.push({ seq, phase: 'decode', tokens: [], sample: true })
       budget--
     }
     for (const seq of this.#running) {
@@ -109,8 +120,15 @@ export class Scheduler {
       const prompt = seq.request.promptIds
       const size = Math.min(this.options.prefillChunk, budget, prompt.length - seq.prefilled)
       const tokens = prompt.slice(seq.prefilled, seq.prefilled + size)
-      items.push({ seq, tokens, sample: seq.prefilled + size === prompt.length })
+      items.push({ seq, phase: 'prefill', tokens, sample: seq.prefilled + size === prompt.length })
       budget -= size
+    }
+    // A step whose every token would be thrown away (rows kept only for the padded batch) is not worth a
+    // run: no step at all also leaves the batch as it is.
+    if (items.every((item) => item.phase === 'decode' && askedAll(item.seq))) return []
+    for (const { seq, phase, tokens, sample } of items) {
+      if (phase === 'prefill') seq.prefilled += tokens.length
+      if (sample) seq.samplesScheduled++
     }
     return items
   }
@@ -148,6 +166,11 @@ export class Scheduler {
       this.#running.push(seq)
     }
   }
+}
+
+/** Whether every token the sequence may have is asked for already. */
+function askedAll(seq: Sequence): boolean {
+  return seq.samplesScheduled >= seq.request.maxTokens
 }
 
 /** KV entries a sequence needs by its last token. */

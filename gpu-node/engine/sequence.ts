@@ -48,8 +48,13 @@ export class Sequence {
   readonly request: SequenceRequest
   readonly output = new OutputChannel()
   readonly arrivedAt = performance.now()
-  /** Prompt tokens already in the KV cache. */
+  /** Prompt tokens sent to the runner (in its KV cache once their step has run). */
   prefilled = 0
+  /**
+   * Tokens asked of the runner so far: delivered, in a step still running, or thrown away because the
+   * sequence finished before its step's answer came.
+   */
+  samplesScheduled = 0
   readonly generated: number[] = []
   finishReason: FinishReason | null = null
   /** When the last token arrived (`performance.now()`), for inter-token latency. */
@@ -57,6 +62,7 @@ export class Sequence {
   readonly #eos: ReadonlySet<number>
   readonly #detokenizer: IncrementalDetokenizer
   readonly #stops: StopMatcher
+  #mediaSent = false
 
   constructor(id: number, request: SequenceRequest, text: SequenceText) {
     this.id = id
@@ -72,11 +78,6 @@ export class Sequence {
 
   get prefillDone(): boolean {
     return this.prefilled >= this.request.promptIds.length
-  }
-
-  /** The token the next decode step feeds: the last sampled one. */
-  get lastToken(): number {
-    return this.generated[this.generated.length - 1]!
   }
 
   /** Takes a sampled token: emits the text it completes and finishes the sequence when due. */
@@ -107,9 +108,10 @@ export class Sequence {
     return usageOf(this.request, this.generated.length)
   }
 
-  /** The media to send with the next step, once: the first prefill chunk carries them. */
+  /** The media to send with the first prefill chunk; `undefined` after that. */
   takeMedia(): MediaInput | undefined {
-    if (this.prefilled > 0) return undefined
+    if (this.#mediaSent) return undefined
+    this.#mediaSent = true
     return this.request.media
   }
 

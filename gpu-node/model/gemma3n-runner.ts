@@ -74,6 +74,8 @@ interface SequenceState {
   rng: Rng
   /** Generated token counts, for presence/frequency penalties. */
   counts: Map<number, number>
+  /** The token sampled last: what a decode item without a token feeds. */
+  lastSampled: number | null
 }
 
 /**
@@ -207,7 +209,8 @@ export class Gemma3nRunner implements ModelRunner {
       const state = this.#state(item)
       // A prompt's last token is decoded like a generated one, so no prompt position's logits are ever
       // fetched from the session (see #feed).
-      const pending = item.phase === 'prefill' ? await this.#prefill(item, state) : item.tokens[0]!
+      const pending =
+        item.phase === 'prefill' ? await this.#prefill(item, state) : decodeToken(item, state)
       if (pending === null || !item.sampling) {
         tokens.set(item.seqId, null)
       } else if (this.#batch && state.length > 0 && !state.media?.covers(state.length)) {
@@ -489,6 +492,7 @@ export class Gemma3nRunner implements ModelRunner {
       sampleCandidates(candidates, sampling, state.rng, state.counts) ??
       (logits ? sampleToken(fullRow(), sampling, state.rng, state.counts) : top.ids[0]!)
     state.counts.set(token, (state.counts.get(token) ?? 0) + 1)
+    state.lastSampled = token
     return token
   }
 
@@ -501,6 +505,7 @@ export class Gemma3nRunner implements ModelRunner {
         past: new Map(),
         rng: createRng(item.seed),
         counts: new Map(),
+        lastSampled: null,
       }
       this.#sequences.set(item.seqId, state)
     }
@@ -539,6 +544,16 @@ export class Gemma3nRunner implements ModelRunner {
       this.#runMs += performance.now() - started
     }
   }
+}
+
+/**
+ * The token a decode item feeds: its own, or the one this runner sampled last for the sequence (the engine
+ * sends the next step before it has seen that token). `null` when there is none: the step that was to
+ * sample it failed, and the engine, which sent this one before it knew, has failed the sequence and throws
+ * its answer away. Skipping it keeps that failure from taking this step's other sequences with it.
+ */
+function decodeToken(item: StepItem, state: SequenceState): number | null {
+  return item.tokens[0] ?? state.lastSampled
 }
 
 /** Disposes the step's own input tensors (not the caches, which the batch or the sequence owns). */

@@ -12,7 +12,11 @@ export interface StepItem {
   seqId: number
   /** `prefill`: prompt tokens into the sequence's own cache; `decode`: one token, batched with the others. */
   phase: 'prefill' | 'decode'
-  /** Token ids to append to the sequence (prompt chunk or the previous sampled token). */
+  /**
+   * Token ids to append to the sequence: a prompt chunk, or for `decode` the token to feed. A `decode` item
+   * may leave it empty: the runner then feeds the token it sampled last for the sequence (the engine sends
+   * a step before the previous step's tokens have reached it).
+   */
   tokens: number[]
   /** `null`: feed only (a prefill chunk that is not the last); otherwise sample the next token. */
   sampling: SamplingParams | null
@@ -94,8 +98,9 @@ export interface ReleaseOutput {
 }
 
 /**
- * A call may be made before the previous ones have resolved (the engine calls the next step right after
- * the releases it asks for); a runner runs its calls one at a time, in the order they were made.
+ * A call may be made before the previous ones have resolved (the engine keeps the next step queued behind
+ * the running one, and asks for releases between them); a runner runs its calls one at a time, in the
+ * order they were made.
  */
 export interface ModelRunner {
   readonly info: ModelInfo

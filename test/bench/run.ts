@@ -196,7 +196,7 @@ try {
 interface NodeLevelResult extends LevelResult {
   /** Share of the level's step time, as the engine sees it, spent outside `session.run`. */
   js_overhead: number
-  /** The same inside the runner thread: without the hand-off between the threads (OS wake-ups). */
+  /** The same inside the runner thread: without its waits between steps (hand-offs, OS wake-ups). */
   js_in_runner: number
 }
 
@@ -278,8 +278,8 @@ function targets(
       target: '<= 0.10',
       met: n16.js_overhead <= 0.1,
     }
-    // Not a target: the JS of the step itself; the rest of js_overhead is the wait for the two thread
-    // hand-offs of each step.
+    // Not a target: the JS of the step itself; the rest of js_overhead is time the runner thread spent
+    // between steps (waiting for a core, or for a step it was not sent ahead).
     rows['(info) JS overhead at c16 inside the runner thread'] = {
       value: n16.js_in_runner,
       target: '–',

@@ -74,11 +74,17 @@ describe('Engine', () => {
     const runner = new FakeRunner(() => 0)
     const engine = new Engine(runner, letters, { ...options, prefillChunk: 4 })
     await drain(engine.generate(request({ promptIds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] })))
-    const fed = runner.steps.map((items) => [items[0]!.tokens.length, items[0]!.sampling !== null])
+    const fed = runner.steps.map((items) => [
+      items[0]!.phase,
+      items[0]!.tokens.length,
+      items[0]!.sampling !== null,
+    ])
+    // Then a decode step, sent before the first token (EOS here) was known.
     expect(fed).toEqual([
-      [4, false],
-      [4, false],
-      [2, true],
+      ['prefill', 4, false],
+      ['prefill', 4, false],
+      ['prefill', 2, true],
+      ['decode', 0, true],
     ])
     await engine.close()
   })
@@ -89,10 +95,14 @@ describe('Engine', () => {
     const first = drain(engine.generate(request({ maxTokens: 6, promptIds: [1] })))
     const second = drain(engine.generate(request({ maxTokens: 1, promptIds: [1, 2, 3, 4, 5, 6] })))
     await Promise.all([first, second])
-    // Once the first stream decodes, every step that prefills the second also carries its decode token.
-    const mixed = runner.steps.filter((items) => items.length === 2)
-    expect(mixed.length).toBeGreaterThanOrEqual(2)
-    for (const items of mixed) expect(items[0]!.tokens).toHaveLength(1)
+    // Every step that prefills the second stream also carries the first one's decode.
+    const prefillingSecond = runner.steps.filter((items) =>
+      items.some((item) => item.seqId === 2 && item.phase === 'prefill'),
+    )
+    expect(prefillingSecond).toHaveLength(3)
+    for (const items of prefillingSecond) {
+      expect(items).toContainEqual(expect.objectContaining({ seqId: 1, phase: 'decode' }))
+    }
     await engine.close()
   })
 
@@ -103,11 +113,12 @@ describe('Engine', () => {
       runner.calls.push(event.type)
     }
     // The reader's work (an SSE write on a node) overlaps the model's next step instead of delaying it.
+    // Two steps are called before the first answer. No fourth step: every token is asked for by then.
     expect(runner.calls).toEqual([
       'step 1',
       'step 1',
-      'text',
       'step 1',
+      'text',
       'text',
       'release 1',
       'text',
@@ -116,19 +127,59 @@ describe('Engine', () => {
     await engine.close()
   })
 
-  it('asks for a finished sequence to be released before the step that follows it', async () => {
+  it('keeps the next step queued behind the running one, and no more', async () => {
+    const runner = new FakeRunner(() => 1)
+    let open!: () => void
+    runner.gate = new Promise((resolve) => (open = resolve))
+    const engine = new Engine(runner, letters, options)
+    const done = drain(engine.generate(request({ maxTokens: 5 })))
+    // The first step has not answered, and the second is already with the runner.
+    await expect.poll(() => runner.steps.length).toBe(2)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(runner.steps.length).toBe(2)
+    expect(runner.steps.map((items) => items[0]!.phase)).toEqual(['prefill', 'decode'])
+    runner.gate = null
+    open()
+    await expect(done).resolves.toMatchObject({ text: 'aaaaa', finish: { reason: 'length' } })
+    await engine.close()
+  })
+
+  it('sends each step after the previous one has answered when told to (stepsAhead 1)', async () => {
+    const runner = new FakeRunner(() => 1)
+    let open!: () => void
+    runner.gate = new Promise((resolve) => (open = resolve))
+    const engine = new Engine(runner, letters, { ...options, stepsAhead: 1 })
+    const done = drain(engine.generate(request({ maxTokens: 3 })))
+    await expect.poll(() => runner.steps.length).toBe(1)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(runner.steps.length).toBe(1)
+    runner.gate = null
+    open()
+    await expect(done).resolves.toMatchObject({ text: 'aaa', finish: { reason: 'length' } })
+    // One step per token, nothing sent ahead, and so nothing thrown away.
+    expect(runner.calls).toEqual(['step 1', 'step 1', 'step 1', 'release 1'])
+    await engine.close()
+  })
+
+  it('frees a finished sequence before any step planned after its end', async () => {
     const runner = new FakeRunner(() => 1)
     const engine = new Engine(runner, letters, options)
     await Promise.all([
       drain(engine.generate(request({ maxTokens: 2 }))),
       drain(engine.generate(request({ maxTokens: 4 }))),
     ])
-    // Sequence 1 finishes in the step that last holds it; the next call is its release, and no step after
-    // that holds it (the runner runs calls in order, so its cache is gone before that step).
-    const lastWithOne = runner.calls.findLastIndex((call) => /^step (1,|1$)/.test(call))
-    expect(runner.calls[lastWithOne + 1]).toBe('release 1')
-    expect(runner.calls.slice(lastWithOne + 2)).toEqual(['step 2', 'step 2', 'step 2', 'release 2'])
     await engine.close()
+    // Sequence 1 is in one step more than its 2 tokens need: the step sent while its last token was being
+    // sampled, for sequence 2 (a padded batch decodes every row until it is released). Then it is
+    // released, and no step after that holds it (the runner runs calls in order, so its cache is gone
+    // before that step). Sequence 2 ends alone: a step for nothing but its thrown-away token is not sent.
+    const holds = (id: number) => (call: string) => new RegExp(`^step (.*,)?${id}(,|$)`).test(call)
+    expect(runner.calls.filter(holds(1))).toHaveLength(3)
+    expect(runner.calls.filter(holds(2))).toHaveLength(4)
+    for (const id of [1, 2]) {
+      const released = runner.calls.indexOf(`release ${id}`)
+      expect(released).toBeGreaterThan(runner.calls.findLastIndex(holds(id)))
+    }
   })
 
   it('counts the runner time of the releases a step waited for in that step', async () => {
@@ -144,6 +195,7 @@ describe('Engine', () => {
       drain(engine.generate(request({ maxTokens: 2 }))),
       drain(engine.generate(request({ maxTokens: 4 }))),
     ])
+    await engine.close() // the last step (sent ahead, its token thrown away) answers by then
     // A step reports its own cost plus that of the releases called since the step before it (sequence 1's,
     // here); the release after the last step is waited for by no step.
     const expected: number[][] = []
@@ -156,7 +208,6 @@ describe('Engine', () => {
     }
     expect(reports.map((r) => [r.runnerMs, r.runMs])).toEqual(expected)
     expect(expected).toContainEqual([13, 10])
-    await engine.close()
   })
 
   it('drops a cancelled sequence at the next step and releases its cache', async () => {
@@ -184,7 +235,7 @@ describe('Engine', () => {
     runner.gate = new Promise((resolve) => (open = resolve))
     const engine = new Engine(runner, letters, { ...options, maxRunning: 1, maxQueued: 1 })
     const running = drain(engine.generate(request({ maxTokens: 2 })))
-    await expect.poll(() => runner.steps.length).toBe(1)
+    await expect.poll(() => runner.steps.length).toBeGreaterThan(0)
     const queued = drain(engine.generate(request({ maxTokens: 2 })))
     let refused: unknown
     try {
@@ -206,6 +257,18 @@ describe('Engine', () => {
     const engine = new Engine(runner, letters, options)
     await expect(drain(engine.generate(request()))).rejects.toThrow('device lost')
     expect(runner.released).toEqual([1])
+    const { finish } = await drain(engine.generate(request({ maxTokens: 2 })))
+    expect(finish).toMatchObject({ reason: 'length' })
+    await engine.close()
+  })
+
+  it('fails a sequence the runner sampled no token for, rather than leave it waiting', async () => {
+    const runner = new FakeRunner(() => 1)
+    runner.withholdNextToken = true
+    const engine = new Engine(runner, letters, options)
+    await expect(drain(engine.generate(request()))).rejects.toThrow('sampled no token')
+    await expect.poll(() => runner.released).toEqual([1])
+    expect(engine.stats()).toMatchObject({ running: 0, queued: 0 })
     const { finish } = await drain(engine.generate(request({ maxTokens: 2 })))
     expect(finish).toMatchObject({ reason: 'length' })
     await engine.close()

@@ -19,7 +19,10 @@ export class FakeRunner implements ModelRunner {
   readonly calls: string[] = []
   readonly #emitted = new Map<number, number>()
   readonly #script: (seqId: number, index: number) => number
+  #queue: Promise<unknown> = Promise.resolve()
   failNextStep = false
+  /** The next sampled item gets no token (a runner that lost track of the sequence). */
+  withholdNextToken = false
   failNextRelease = false
   /** Resolves the current step only when the test says so (to act while a step is in flight). */
   gate: Promise<void> | null = null
@@ -33,9 +36,13 @@ export class FakeRunner implements ModelRunner {
     this.#script = script
   }
 
-  async step(items: StepItem[]): Promise<StepOutput> {
+  step(items: StepItem[]): Promise<StepOutput> {
     this.steps.push(items)
     this.calls.push(`step ${items.map((item) => item.seqId).join(',')}`)
+    return this.#inTurn(() => this.#step(items))
+  }
+
+  async #step(items: StepItem[]): Promise<StepOutput> {
     // The real runner answers through a worker-thread message (a macrotask), so timers keep running.
     await new Promise((resolve) => setImmediate(resolve))
     if (this.gate) await this.gate
@@ -45,6 +52,10 @@ export class FakeRunner implements ModelRunner {
     }
     const results = items.map((item) => {
       if (!item.sampling) return { seqId: item.seqId, token: null }
+      if (this.withholdNextToken) {
+        this.withholdNextToken = false
+        return { seqId: item.seqId, token: null }
+      }
       const index = this.#emitted.get(item.seqId) ?? 0
       this.#emitted.set(item.seqId, index + 1)
       return { seqId: item.seqId, token: this.#script(item.seqId, index) }
@@ -52,9 +63,13 @@ export class FakeRunner implements ModelRunner {
     return { results, ...this.stepCost, kvTokens: 0 }
   }
 
-  async release(seqIds: number[]): Promise<ReleaseOutput> {
+  release(seqIds: number[]): Promise<ReleaseOutput> {
     this.released.push(...seqIds)
     this.calls.push(`release ${seqIds.join(',')}`)
+    return this.#inTurn(() => this.#release())
+  }
+
+  async #release(): Promise<ReleaseOutput> {
     await new Promise((resolve) => setImmediate(resolve))
     if (this.releaseGate) await this.releaseGate
     if (this.failNextRelease) {
@@ -65,6 +80,13 @@ export class FakeRunner implements ModelRunner {
   }
 
   async close(): Promise<void> {}
+
+  /** Like the real runner: calls run one at a time, in the order they were made. */
+  #inTurn<T>(call: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(call)
+    this.#queue = run.catch(() => undefined)
+    return run
+  }
 }
 
 /** Token i decodes to the i-th lowercase letter; 0 is EOS and decodes to nothing. */

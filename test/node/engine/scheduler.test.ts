@@ -46,11 +46,16 @@ describe('Scheduler', () => {
     scheduler.enqueue(decoding)
     scheduler.enqueue(prefilling)
     const plan = scheduler.schedule()
-    expect(plan.map((item) => [item.seq.id, item.tokens.length, item.sample])).toEqual([
-      [decoding.id, 1, true],
-      [prefilling.id, 8, false],
+    expect(plan.map((item) => [item.seq.id, item.phase, item.tokens.length, item.sample])).toEqual([
+      [decoding.id, 'decode', 0, true],
+      [prefilling.id, 'prefill', 8, false],
     ])
-    expect(plan.reduce((sum, item) => sum + item.tokens.length, 0)).toBeLessThanOrEqual(10)
+    // A decode feeds one token (the one the runner sampled last), a prefill its chunk.
+    const fed = plan.reduce(
+      (sum, item) => sum + (item.phase === 'decode' ? 1 : item.tokens.length),
+      0,
+    )
+    expect(fed).toBeLessThanOrEqual(10)
   })
 
   it('refuses beyond maxQueued and forgets removed waiting sequences', () => {
@@ -74,7 +79,46 @@ describe('Scheduler', () => {
     }
     scheduler.enqueue(seq('b', 10))
     const plan = scheduler.schedule()
-    expect(plan.map((item) => item.tokens.length)).toEqual([1, 1, 1])
+    expect(plan.map((item) => item.phase)).toEqual(['decode', 'decode', 'decode'])
+  })
+
+  it('plans each step as if the steps planned before it had run', () => {
+    const scheduler = new Scheduler({ ...limits, prefillChunk: 4 })
+    const s = seq('a', 6, 2)
+    scheduler.enqueue(s)
+    const other = seq('b', 1, 10)
+    scheduler.enqueue(other)
+    const plans = [1, 2, 3, 4].map(() =>
+      scheduler.schedule().map((item) => [item.seq.id, item.phase, item.tokens, item.sample]),
+    )
+    expect(plans).toEqual([
+      [
+        [s.id, 'prefill', [1, 2, 3, 4], false],
+        [other.id, 'prefill', [1], true],
+      ],
+      [
+        [other.id, 'decode', [], true],
+        [s.id, 'prefill', [5, 6], true],
+      ],
+      [
+        [s.id, 'decode', [], true],
+        [other.id, 'decode', [], true],
+      ],
+      // Both of s's tokens are asked for; the padded batch still decodes its row until it is released.
+      [
+        [s.id, 'decode', [], true],
+        [other.id, 'decode', [], true],
+      ],
+    ])
+    expect(s.samplesScheduled).toBe(3)
+    // Once only such rows are left, no step is worth a run.
+    scheduler.remove(other)
+    expect(scheduler.schedule()).toEqual([])
+    // Without a padded batch each row decodes on its own: a sequence with every token asked for is left out.
+    const unpadded = new Scheduler({ ...limits, prefillChunk: 4, paddedBatch: false })
+    unpadded.enqueue(seq('a', 6, 2))
+    const phases = [1, 2, 3, 4].map(() => unpadded.schedule().map((item) => item.phase))
+    expect(phases).toEqual([['prefill'], ['prefill'], ['decode'], []])
   })
 
   it('admits only what the KV budget holds to the last token, padded rows counted', () => {

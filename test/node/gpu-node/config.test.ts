@@ -23,6 +23,7 @@ describe('GPU node configuration', () => {
       host: '127.0.0.1',
       port: 8790,
       maxRunning: 16,
+      stepsAhead: 2,
       drainMs: 30_000,
       modelDir: null,
     })
@@ -51,6 +52,7 @@ describe('GPU node configuration', () => {
   it.each([
     [{ GPU_NODE_PORT: '99999' }, /GPU_NODE_PORT=99999 is not an integer between 0 and 65535/],
     [{ GPU_NODE_MAX_RUNNING: 'many' }, /GPU_NODE_MAX_RUNNING=many/],
+    [{ GPU_NODE_STEPS_AHEAD: '3' }, /GPU_NODE_STEPS_AHEAD=3 is not an integer between 1 and 2/],
     [{ GEMMA_DEVICE: 'tpu' }, /GEMMA_DEVICE=tpu is not one of cpu, cuda, webgpu, wasm/],
     [{ GEMMA_RUNTIME: 'python' }, /GEMMA_RUNTIME=python is not one of node, web/],
     [{ GPU_NODE_SECRET: 'a,b,c' }, /at most two secrets/],
@@ -69,8 +71,12 @@ describe('GPU node configuration', () => {
       'node.json',
       JSON.stringify({ GPU_NODE_PORT: 9000, GPU_NODE_MAX_RUNNING: '8', GPU_NODE_DRAIN_SECONDS: 5 }),
     )
-    const config = loadConfig({ GPU_NODE_CONFIG: path, GPU_NODE_MAX_RUNNING: '4' })
-    expect(config).toMatchObject({ port: 9000, maxRunning: 4, drainMs: 5_000 })
+    const config = loadConfig({
+      GPU_NODE_CONFIG: path,
+      GPU_NODE_MAX_RUNNING: '4',
+      GPU_NODE_STEPS_AHEAD: '1',
+    })
+    expect(config).toMatchObject({ port: 9000, maxRunning: 4, drainMs: 5_000, stepsAhead: 1 })
   })
 
   it.each([

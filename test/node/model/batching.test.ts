@@ -4,7 +4,7 @@
  * for a decoder that declares `attention_mask` (one padded batch per step), one that also declares
  * `num_logits_to_keep`, one without `attention_mask` (sequences decoded one by one), and the fp16 files
  * (float16 caches), on real ONNX sessions. Also: a prompt fed in chunks generates what it generates in
- * one. On the CPU, and on WebGPU where onnxruntime-node opens an adapter (Mesa's lavapipe on CI), where the
+ * one, and a decode item without a token feeds the one the runner sampled last. On the CPU, and on WebGPU where onnxruntime-node opens an adapter (Mesa's lavapipe on CI), where the
  * batch's cache stays in device buffers and joins and removals run on the device; there each sequence must
  * also get the CPU's tokens, and so must the default model's, whose 262,400-id vocabulary takes the
  * two-stage sampling head.
@@ -223,6 +223,27 @@ describe.each(CASES)('batched decoding ($variant decoder, $runtime $device)', (t
     }
     await runner.release([201])
     expect(chunked).toEqual(whole)
+  })
+
+  it('feeds the token it sampled last to a decode item that brings none, and skips one it has none for', async () => {
+    const prompt = PROMPTS[0]!
+    const whole = await greedyTokens(runner, 210, prompt, 8, [])
+    let { results } = await runner.step([
+      { seqId: 211, phase: 'prefill', tokens: prompt, sampling: GREEDY, seed: 0 },
+    ])
+    const fed = [results[0]!.token!]
+    while (fed.length < whole.length) {
+      // The engine sends a step before the last one's tokens reach it. Sequence 212 has sampled nothing
+      // (as if the step with its prompt had failed): it gets no token, and 211 decodes all the same.
+      ;({ results } = await runner.step([
+        { seqId: 211, phase: 'decode', tokens: [], sampling: GREEDY, seed: 0 },
+        { seqId: 212, phase: 'decode', tokens: [], sampling: GREEDY, seed: 0 },
+      ]))
+      expect(results[1]).toEqual({ seqId: 212, token: null })
+      fed.push(results[0]!.token!)
+    }
+    await runner.release([211, 212])
+    expect(fed).toEqual(whole)
   })
 
   it('holds no cache after every sequence has left', async () => {
