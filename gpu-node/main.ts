@@ -58,7 +58,7 @@ try {
       `  decode:  ${info.batchedDecode ? 'batched (one decoder call per step)' : 'one sequence per decoder call (the decoder declares no attention_mask)'}`,
       `  prompts: ${PROMPT_LOGITS[info.promptLogits]}`,
       `  KV:      ${kvPlacement(info.device, info.batchedDecode)}`,
-      `  sampler: ${SAMPLING_HEAD[info.samplingHead]}`,
+      `  sampler: ${SAMPLING_HEAD[info.samplingHead]}${info.deferredSoftcap ? '; softcap applied to the candidates only' : ''}`,
       info.contractModel ? `  NOTE:    ${info.contractModel.note}` : '',
       config.secretGenerated
         ? `  GPU_NODE_SECRET was unset; this run uses: ${config.secrets[0]}`

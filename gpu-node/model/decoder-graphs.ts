@@ -20,6 +20,8 @@ export interface DecoderGraph {
   /** What was rewritten, for the warning when a runtime refuses it. */
   rewrites: string
   bytes: Uint8Array
+  /** The softcap the fused head applies (its `logits` come before it), or `null` (deferred-softcap.ts). */
+  softcap: number | null
 }
 
 /**
@@ -40,8 +42,8 @@ export async function decoderGraphs(
     const rewrites = sliced
       ? 'its lm_head sliced and the sampling head fused'
       : 'the sampling head fused'
-    graphs.push({ rewrites, bytes: fused })
+    graphs.push({ rewrites, bytes: fused.bytes, softcap: fused.softcap })
   }
-  if (sliced) graphs.push({ rewrites: 'its lm_head sliced', bytes: sliced })
+  if (sliced) graphs.push({ rewrites: 'its lm_head sliced', bytes: sliced, softcap: null })
   return graphs
 }

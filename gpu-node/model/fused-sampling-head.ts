@@ -10,12 +10,15 @@
  * model, 2-core VM, a runner decode step: 17.3 → 13.5 ms at 16 rows, 9.0 → 7.3 ms at 4 and 6.7 → 4.6 ms
  * at 1, with the same tokens.
  *
- * The head's nodes and constants get a prefix of their own and read the graph's `logits` output; nothing
- * else in the graph changes. Not fused (`null`): a graph without a `logits` output, one whose logits rows
- * are not `vocab` wide, an opset older than the head's operators need, or names that already use the
- * prefix. The runner then runs the head on its own.
+ * The head's nodes and constants get a prefix of their own and read the graph's `logits` output. Where
+ * the graph ends in Gemma's softcap (float32 logits), the softcap moves onto the head's K values
+ * (deferred-softcap.ts), and `logits` then holds the logits before it; nothing else in the graph changes.
+ * Not fused (`null`): a graph without a `logits` output, one whose logits rows are not `vocab` wide, an
+ * opset older than the head's operators need, or names that already use the prefix. The runner then runs
+ * the head on its own.
  */
 import onnxProto from 'onnx-proto'
+import { deferSoftcap } from './deferred-softcap.ts'
 import { buildSamplingHead, HEAD_MIN_OPSET, HEAD_OUTPUTS } from './sampling-head.ts'
 import type { HeadPlan } from './sampling-head.ts'
 import type { TensorType } from './ort-runtime.ts'
@@ -33,12 +36,19 @@ export const FUSED_HEAD_OUTPUTS = {
 /** ONNX element types of a `logits` output the head reads. */
 const LOGITS_TYPES: Readonly<Record<number, TensorType>> = { 1: 'float32', 10: 'float16' }
 
-/** The decoder graph (`.onnx` bytes) with the head fused in, or `null` when it cannot be. */
+export interface FusedDecoder {
+  /** The decoder graph (`.onnx` bytes) with the head fused in. */
+  bytes: Uint8Array
+  /** The softcap moved onto the head's values: `logits` holds the logits before it. `null`: not moved. */
+  softcap: number | null
+}
+
+/** The decoder graph with the head fused in, or `null` when it cannot be. */
 export function fuseSamplingHead(
   decoder: Uint8Array,
   vocab: number,
   plan: HeadPlan,
-): Uint8Array | null {
+): FusedDecoder | null {
   const model = onnx.ModelProto.decode(decoder)
   const graph = model.graph
   if (!graph?.node || !graph.output) return null
@@ -55,7 +65,10 @@ export function fuseSamplingHead(
   const width = last && !last.dimParam ? Number(last.dimValue ?? 0) : 0 // 0: not stated
   if (width > 0 && width !== vocab) return null
 
-  const head = onnx.ModelProto.decode(buildSamplingHead(logitsType, vocab, plan, opset)).graph!
+  const softcap = logitsType === 'float32' ? deferSoftcap(graph) : null
+  const head = onnx.ModelProto.decode(
+    buildSamplingHead(logitsType, vocab, plan, opset, softcap),
+  ).graph!
   const rename = (name: string) => (name === 'logits' || name === '' ? name : PREFIX + name)
   for (const node of head.node ?? []) {
     node.name = PREFIX + (node.name ?? '')
@@ -73,7 +86,7 @@ export function fuseSamplingHead(
   graph.node.push(...(head.node ?? []))
   graph.initializer = [...(graph.initializer ?? []), ...(head.initializer ?? [])]
   graph.output.push(...(head.output ?? []))
-  return onnx.ModelProto.encode(model).finish()
+  return { bytes: onnx.ModelProto.encode(model).finish(), softcap }
 }
 
 function usesPrefix(graph: onnxProto.onnx.IGraphProto): boolean {

@@ -30,6 +30,7 @@ import { rowLogits } from './logits-row.ts'
 import { KvBatch } from './kv-batch.ts'
 import { KvGraphs } from './kv-graphs.ts'
 import { decoderGraphs } from './decoder-graphs.ts'
+import { orderTies, Softcap } from './deferred-softcap.ts'
 import type { DecoderGraph } from './decoder-graphs.ts'
 import { FUSED_HEAD_OUTPUTS } from './fused-sampling-head.ts'
 import { LOGITS_FROM_INPUT, LOGITS_FROM_NONE } from './last-position-logits.ts'
@@ -80,24 +81,26 @@ interface SequenceState {
 
 /**
  * The decoder session, from the first of its rewritten graphs (decoder-graphs.ts) the runtime accepts,
- * else from the file as exported (prompt logits computed, never fetched; the head in a session of its own).
+ * else from the file as exported (prompt logits computed, never fetched; the head in a session of its own),
+ * and the softcap its fused head applies (`null`: none, its `logits` are final).
  */
 async function openDecoder(
   runtime: OrtRuntime,
   file: SessionFile,
   graphs: DecoderGraph[],
   keepOnDevice: string[],
-): Promise<InferenceSession> {
+): Promise<{ session: InferenceSession; softcap: number | null }> {
   for (const graph of graphs) {
     try {
-      return await runtime.createSession(file, keepOnDevice, graph.bytes)
+      const session = await runtime.createSession(file, keepOnDevice, graph.bytes)
+      return { session, softcap: graph.softcap }
     } catch (error) {
       console.warn(
         `decoder_model_merged: the graph with ${graph.rewrites} did not load, so the next best is tried (${String(error)})`,
       )
     }
   }
-  return runtime.createSession(file, keepOnDevice)
+  return { session: await runtime.createSession(file, keepOnDevice), softcap: null }
 }
 
 export class Gemma3nRunner implements ModelRunner {
@@ -115,6 +118,8 @@ export class Gemma3nRunner implements ModelRunner {
   readonly #plan: HeadPlan
   /** Where the decoder keeps its logits on the device: their copier to the host (host-copy.ts). */
   readonly #hostCopy: HostCopy | null
+  /** Where the fused head took the softcap off the graph: applied to whole rows when they are read. */
+  readonly #softcap: Softcap | null
   readonly #encoders: MediaEncoders
   readonly #sequences = new Map<number, SequenceState>()
   #runMs = 0
@@ -131,6 +136,7 @@ export class Gemma3nRunner implements ModelRunner {
       head: SamplingHead | null
       plan: HeadPlan
       hostCopy: HostCopy | null
+      softcap: Softcap | null
       encoders: MediaEncoders
     },
     signature: DecoderSignature,
@@ -143,6 +149,7 @@ export class Gemma3nRunner implements ModelRunner {
     this.#head = sessions.head
     this.#plan = sessions.plan
     this.#hostCopy = sessions.hostCopy
+    this.#softcap = sessions.softcap
     this.#encoders = sessions.encoders
     this.#batch = sessions.graphs ? new KvBatch(sessions.graphs) : null
     this.#signature = signature
@@ -159,17 +166,18 @@ export class Gemma3nRunner implements ModelRunner {
     const plan = headPlan(runtime.device, vocab)
     const fuse = options.fuseSamplingHead ?? true
     const graphs = await decoderGraphs(decoderFile.path, vocab, fuse ? plan : null)
-    let decoder = await openDecoder(runtime, decoderFile, graphs, [])
+    let opened = await openDecoder(runtime, decoderFile, graphs, [])
     const onDevice = keepsOutputsOnDevice(runtime.device)
     if (onDevice) {
       // Reopen with the cache outputs kept on the GPU, as they are fed straight back next step, and the
       // logits, which the sampling head reads there (JavaScript only when a row needs its whole row).
-      const keep = decoder.outputNames.filter(
+      const keep = opened.session.outputNames.filter(
         (name) => name.startsWith('present') || name === 'logits',
       )
-      await decoder.release()
-      decoder = await openDecoder(runtime, decoderFile, graphs, keep)
+      await opened.session.release()
+      opened = await openDecoder(runtime, decoderFile, graphs, keep)
     }
+    const decoder = opened.session
     const signature = checkTextContract(folder.dir, folder.textConfig, embed, decoder)
     const kvGraphs = signature.hasAttentionMask
       ? await KvGraphs.create(runtime, signature.cache)
@@ -183,8 +191,10 @@ export class Gemma3nRunner implements ModelRunner {
     info.vision = encoders.hasVision
     info.audio = encoders.hasAudio
     if (fused) info.samplingHead = 'fused'
+    info.deferredSoftcap = opened.softcap !== null
     const hostCopy = onDevice ? await HostCopy.create(runtime, signature.logitsType, 3) : null
-    const sessions = { embed, decoder, graphs: kvGraphs, head, plan, hostCopy, encoders }
+    const softcap = opened.softcap === null ? null : await Softcap.create(runtime, opened.softcap)
+    const sessions = { embed, decoder, graphs: kvGraphs, head, plan, hostCopy, softcap, encoders }
     return new Gemma3nRunner(info, runtime, sessions, signature)
   }
 
@@ -254,6 +264,7 @@ export class Gemma3nRunner implements ModelRunner {
       this.#graphs?.release(),
       this.#head?.release(),
       this.#hostCopy?.release(),
+      this.#softcap?.release(),
       this.#encoders.release(),
     ])
   }
@@ -358,17 +369,28 @@ export class Gemma3nRunner implements ModelRunner {
   async #candidates(out: Record<string, Tensor>): Promise<RowCandidates[]> {
     if (this.#head) return this.#timed(() => this.#head!.run(out.logits!))
     const { values, ids } = FUSED_HEAD_OUTPUTS
-    return readCandidates({ values: out[values]!, ids: out[ids]! }, this.#plan.k)
+    const rows = readCandidates({ values: out[values]!, ids: out[ids]! }, this.#plan.k)
+    if (this.#softcap) rows.forEach(orderTies)
+    return rows
   }
 
   /**
-   * The step's logits where JavaScript can read them: in host memory as fetched, or copied there from the
-   * device when a row may read its whole row; else `null`.
+   * The step's logits where JavaScript can read them (after the softcap, where the fused head took it off
+   * the graph): in host memory as fetched, or copied there from the device when a row may read its whole
+   * row; else `null`. The caller disposes the result when it is not `logits` itself.
    */
   async #readableLogits(logits: Tensor | undefined, fullRow: boolean): Promise<Tensor | null> {
     if (!logits) return null
-    if (logits.location !== 'gpu-buffer') return logits
-    return fullRow ? this.#timed(() => this.#hostCopy!.toHost(logits)) : null
+    const host =
+      logits.location !== 'gpu-buffer'
+        ? logits
+        : fullRow
+          ? await this.#timed(() => this.#hostCopy!.toHost(logits))
+          : null
+    if (!host || !this.#softcap) return host
+    const capped = await this.#timed(() => this.#softcap!.apply(host))
+    if (host !== logits) host.dispose()
+    return capped
   }
 
   /** Disposes a run's outputs other than the caches (those now belong to the batch or the sequence). */

@@ -39,6 +39,7 @@ export function describeModel(
         ? 'num_logits_to_keep'
         : 'computed',
     samplingHead: 'session', // the runner says `fused` once its decoder has the head's outputs
+    deferredSoftcap: false,
     vision: false,
     audio: false,
     kvLayers: sig.cache.length / 2,

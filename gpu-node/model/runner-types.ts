@@ -79,6 +79,11 @@ export interface ModelInfo {
    * or the head's own session, fed the logits every step (`session`).
    */
   samplingHead: 'fused' | 'session'
+  /**
+   * Whether the fused head applies Gemma's final softcap to its candidates only, instead of the decoder
+   * graph to every logit (deferred-softcap.ts).
+   */
+  deferredSoftcap: boolean
   /** Whether the folder has a vision / audio encoder (image and audio parts are accepted). */
   vision: boolean
   audio: boolean

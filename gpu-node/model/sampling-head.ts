@@ -126,13 +126,15 @@ export const HEAD_MIN_OPSET = 13
 
 /**
  * The head graph: input `logits` [rows, positions, vocab], outputs HEAD_OUTPUTS for the last position of
- * each row. Written for `opset` (13 or later), the opset of the graph it will run in.
+ * each row. Written for `opset` (13 or later), the opset of the graph it will run in. `softcap`: the
+ * logits come before the softcap, which the head applies to its K values (deferred-softcap.ts).
  */
 export function buildSamplingHead(
   logitsType: TensorType,
   vocab: number,
   plan: HeadPlan,
   opset: number,
+  softcap: number | null = null,
 ): Uint8Array {
   if (opset < HEAD_MIN_OPSET) throw new Error(`the sampling head needs opset ${HEAD_MIN_OPSET}+`)
   if (vocab > FLOAT_EXACT_MAX)
@@ -140,12 +142,17 @@ export function buildSamplingHead(
   const g = new GraphBuilder(0)
   const rows = rowsOf(g, logitsType, vocab)
   const { k, blockSize } = plan
+  const values = softcap === null ? HEAD_OUTPUTS.values : 'uncapped_values'
   let ids: string // float32 [rows, k]
   if (blockSize) {
-    ids = twoStage(g, rows, vocab, plan, opset)
+    ids = twoStage(g, rows, vocab, plan, opset, values)
   } else {
-    topK(g, rows, vocab, plan, true, [HEAD_OUTPUTS.values, 'top_ids'])
+    topK(g, rows, vocab, plan, true, [values, 'top_ids'])
     ids = g.op('Gather', [range(g, vocab), 'top_ids'], { axis: 0 })
+  }
+  if (softcap !== null) {
+    // The decoder's own Tanh and Mul, on K values per row instead of the whole vocabulary.
+    g.op('Mul', [g.op('Tanh', [values]), g.float([softcap], [])], {}, HEAD_OUTPUTS.values)
   }
   g.op('Cast', [ids], { to: 6 }, HEAD_OUTPUTS.ids)
   g.output(HEAD_OUTPUTS.values, 'float32', ['rows', k])
@@ -208,7 +215,7 @@ function topK(
 }
 
 /**
- * Outputs `values` and returns the float32 ids of the top K: TopK runs over the kept blocks' K·B logits,
+ * Outputs `values` (named so) and returns the float32 ids of the top K: TopK runs over the kept blocks' K·B logits,
  * and the kept block numbers are sorted ascending, so the id of position p there is
  * blocks[p div B]·B + p mod B.
  */
@@ -218,6 +225,7 @@ function twoStage(
   vocab: number,
   plan: HeadPlan,
   opset: number,
+  values: string,
 ): string {
   const { k } = plan
   const size = plan.blockSize!
@@ -235,7 +243,7 @@ function twoStage(
   const indices = g.op('Cast', [g.op('Reshape', ['ascending', g.int64([0, k, 1])])], { to: 7 })
   const kept = g.op('GatherND', [blocked, indices], { batch_dims: 1 }) // [rows, k, size]
   topK(g, g.op('Reshape', [kept, g.int64([0, k * size])]), k * size, plan, true, [
-    HEAD_OUTPUTS.values,
+    values,
     'kept_positions',
   ])
   // p div B and p mod B, read from tables of all K·B positions (folded at load like `range`).

@@ -59,7 +59,7 @@ function withOpset(model: Uint8Array, opset: number): Uint8Array {
 async function fusedSession(decoder: Uint8Array, vocab: number, plan: HeadPlan) {
   const fused = fuseSamplingHead(decoder, vocab, plan)
   expect(fused).not.toBeNull()
-  const session = await runtime.createSessionFromBytes(fused!)
+  const session = await runtime.createSessionFromBytes(fused!.bytes)
   sessions.push(session)
   return session
 }
@@ -136,6 +136,6 @@ describe('the sampling head fused into a decoder graph', () => {
     ).toBeNull()
     // Already fused: the prefix is taken.
     const once = fuseSamplingHead(identityDecoder('float32', SMALL_VOCAB), SMALL_VOCAB, plan)!
-    expect(fuseSamplingHead(once, SMALL_VOCAB, plan)).toBeNull()
+    expect(fuseSamplingHead(once.bytes, SMALL_VOCAB, plan)).toBeNull()
   })
 })
