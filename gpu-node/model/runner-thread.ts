@@ -17,8 +17,8 @@ const reply = (message: RunnerResponse): void => port.postMessage(message)
 try {
   const runner = await Gemma3nRunner.load(workerData as RunnerOptions)
   reply({ kind: 'ready', info: runner.info })
-  // A call may arrive before the previous one has finished (the engine calls the next step without
-  // waiting for the releases before it); the runner runs them in the order they arrive (ModelRunner).
+  // A call may arrive before the previous one has finished (the engine keeps the next step queued behind
+  // the running one, with releases between them); the runner runs them in the order they arrive.
   port.on('message', (request: RunnerRequest) => void handle(runner, request))
 } catch (error) {
   reply({ kind: 'failed', ...serialize(error) })

@@ -10,6 +10,7 @@ import type {
   StepItem,
   StepOutput,
 } from '../../../gpu-node/model/runner-types.ts'
+import { createTurns } from '../../../gpu-node/model/in-turn.ts'
 
 export class FakeRunner implements ModelRunner {
   readonly info = { vocabSize: 32, contextLength: 64 } as ModelInfo
@@ -19,7 +20,8 @@ export class FakeRunner implements ModelRunner {
   readonly calls: string[] = []
   readonly #emitted = new Map<number, number>()
   readonly #script: (seqId: number, index: number) => number
-  #queue: Promise<unknown> = Promise.resolve()
+  /** Like the real runner: calls run one at a time, in the order they were made. */
+  readonly #inTurn = createTurns()
   failNextStep = false
   /** The next sampled item gets no token (a runner that lost track of the sequence). */
   withholdNextToken = false
@@ -80,13 +82,6 @@ export class FakeRunner implements ModelRunner {
   }
 
   async close(): Promise<void> {}
-
-  /** Like the real runner: calls run one at a time, in the order they were made. */
-  #inTurn<T>(call: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(call)
-    this.#queue = run.catch(() => undefined)
-    return run
-  }
 }
 
 /** Token i decodes to the i-th lowercase letter; 0 is EOS and decodes to nothing. */
