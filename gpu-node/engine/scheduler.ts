@@ -12,10 +12,10 @@
  *   them); prompts are fed `prefillChunk` tokens at a time within what is left of the per-step token
  *   budget, so running streams keep flowing while a long prompt prefills.
  * - Planning ahead: a step is planned as if the steps planned before it had run (their prompt chunks fed,
- *   their tokens sampled), so the engine can send it while the previous one still runs. A sequence may
- *   so be in one step more than it needs (it ended with the step before), and that step's token for it
- *   is thrown away. In a padded batch that is so even when it has all of its `maxTokens` asked for
- *   already: the batched decode runs every row of the batch until the row is released.
+ *   their tokens sampled), so the engine can send it while the previous one still runs. So a sequence can
+ *   be in one step more than it needs (it ended with the step before), and that step's token for it is
+ *   thrown away. In a padded batch that is so even when all of its `maxTokens` are asked for already: the
+ *   batched decode runs every row of the batch until the row is released.
  */
 import type { Sequence } from './sequence.ts'
 
