@@ -125,7 +125,10 @@ export class Softcap {
     return new Softcap(await runtime.createSessionFromBytes(model))
   }
 
-  /** The logits after the softcap, in host memory (the caller disposes `logits` and the result). */
+  /**
+   * The logits after the softcap, in host memory also when `logits` are on the device (the caller
+   * disposes `logits` and the result).
+   */
   async apply(logits: Tensor): Promise<Tensor> {
     return (await sessionRun('softcap', this.#session, { x: logits })).y!
   }

@@ -116,7 +116,10 @@ export class Gemma3nRunner implements ModelRunner {
   /** The sampling head's own session; `null` when it is fused into the decoder (fused-sampling-head.ts). */
   readonly #head: SamplingHead | null
   readonly #plan: HeadPlan
-  /** Where the decoder keeps its logits on the device: their copier to the host (host-copy.ts). */
+  /**
+   * Where the decoder keeps its logits on the device: their copier to the host (host-copy.ts); `null`
+   * where `#softcap` brings them (its output comes back in host memory).
+   */
   readonly #hostCopy: HostCopy | null
   /** Where the fused head took the softcap off the graph: applied to whole rows when they are read. */
   readonly #softcap: Softcap | null
@@ -192,8 +195,9 @@ export class Gemma3nRunner implements ModelRunner {
     info.audio = encoders.hasAudio
     if (fused) info.samplingHead = 'fused'
     info.deferredSoftcap = opened.softcap !== null
-    const hostCopy = onDevice ? await HostCopy.create(runtime, signature.logitsType, 3) : null
     const softcap = opened.softcap === null ? null : await Softcap.create(runtime, opened.softcap)
+    const hostCopy =
+      onDevice && !softcap ? await HostCopy.create(runtime, signature.logitsType, 3) : null
     const sessions = { embed, decoder, graphs: kvGraphs, head, plan, hostCopy, softcap, encoders }
     return new Gemma3nRunner(info, runtime, sessions, signature)
   }
@@ -380,17 +384,11 @@ export class Gemma3nRunner implements ModelRunner {
    * row; else `null`. The caller disposes the result when it is not `logits` itself.
    */
   async #readableLogits(logits: Tensor | undefined, fullRow: boolean): Promise<Tensor | null> {
-    if (!logits) return null
-    const host =
-      logits.location !== 'gpu-buffer'
-        ? logits
-        : fullRow
-          ? await this.#timed(() => this.#hostCopy!.toHost(logits))
-          : null
-    if (!host || !this.#softcap) return host
-    const capped = await this.#timed(() => this.#softcap!.apply(host))
-    if (host !== logits) host.dispose()
-    return capped
+    if (!logits || (logits.location === 'gpu-buffer' && !fullRow)) return null
+    // The softcap's session hands its output back in host memory, so it is the copy from the device too.
+    if (this.#softcap) return this.#timed(() => this.#softcap!.apply(logits))
+    if (logits.location !== 'gpu-buffer') return logits
+    return this.#timed(() => this.#hostCopy!.toHost(logits))
   }
 
   /** Disposes a run's outputs other than the caches (those now belong to the batch or the sequence). */
