@@ -3,8 +3,9 @@
  * The engine façade the HTTP layer talks to: `generate()` returns a stream of text deltas and a finish
  * event. Behind it one loop asks the scheduler for a plan, runs it on the model runner, and feeds sampled
  * tokens back to their sequences. The loop keeps the next step queued behind the running one, so the
- * runner never waits for this thread between steps. It never waits for a client; a cancelled request
- * leaves the schedule at once and its KV cache is released after the steps already sent.
+ * runner never waits for this thread between steps; a request that arrives meanwhile takes that step's
+ * place, replanned with it, if the runner has not begun it. The loop never waits for a client; a cancelled
+ * request leaves the schedule at once and its KV cache is released after the steps already sent.
  */
 import type { SamplingParams } from '../text/sampler.ts'
 import type { ModelRunner, ReleaseOutput, StepItem, StepOutput } from '../model/runner-types.ts'
@@ -31,9 +32,9 @@ export class EngineOverloadedError extends Error {
 export interface EngineOptions extends SchedulerOptions {
   /**
    * Steps sent to the runner and not yet answered. 2 (the default): the running one and the next, so the
-   * runner never waits for this thread between steps; a request that arrives meanwhile joins one step
-   * later. 1: each step is sent once the previous one has answered. More would only add a step of latency
-   * to every change of the batch (a join, an end, a cancel).
+   * runner never waits for this thread between steps (a request that arrives meanwhile still joins the
+   * next one: see `#joinQueuedStep`). 1: each step is sent once the previous one has answered. More would
+   * only add a step of latency to every end of a sequence and every cancel.
    */
   stepsAhead?: 1 | 2
 }
@@ -43,7 +44,9 @@ interface Flight {
   plan: PlannedItem[]
   items: StepItem[]
   sentAt: number
-  /** The step's output, and those of the releases sent right before it (it waits for them). */
+  /** The releases sent right before the step: it waits for them. */
+  releases: Promise<ReleaseOutput>[]
+  /** The step's output, and those of `releases`. */
   answer: Promise<[StepOutput, ...ReleaseOutput[]]>
 }
 
@@ -65,6 +68,10 @@ export class Engine {
   readonly #observer: EngineObserver
   readonly #stepsAhead: number
   readonly #aborted = new Set<Sequence>()
+  /** Steps sent and not yet answered, oldest first; the loop awaits the first. */
+  readonly #flights: Flight[] = []
+  /** Releases asked for since the last step was sent: the next step waits for them. */
+  #releases: Promise<ReleaseOutput>[] = []
   #kvTokens = 0
   #nextId = 1
   #generatedTokens = 0
@@ -109,6 +116,7 @@ export class Engine {
     signal?.addEventListener('abort', () => this.#abort(seq), { once: true })
     if (signal?.aborted) this.#abort(seq)
     this.#start()
+    if (!seq.finished) this.#joinQueuedStep()
     return seq.output
   }
 
@@ -173,42 +181,68 @@ export class Engine {
    * in that order (ModelRunner): a sequence that ended is freed before any step planned after its end.
    */
   async #run(): Promise<void> {
-    let releases: Promise<ReleaseOutput>[] = []
-    const flights: Flight[] = []
+    const flights = this.#flights
     while (!this.#closed) {
-      this.#release(this.#takeAborted(), releases)
+      this.#release(this.#takeAborted())
       const plan = flights.length < this.#stepsAhead ? this.#scheduler.schedule() : []
       if (plan.length > 0) {
-        flights.push(this.#send(plan, releases))
-        releases = []
+        flights.push(this.#send(plan))
         continue
       }
-      const flight = flights.shift()
+      const flight = flights[0]
       if (flight) {
-        this.#release(await this.#land(flight), releases)
+        // Stays first while awaited: `#joinQueuedStep` may replace the one behind it meanwhile.
+        const ended = await this.#land(flight)
+        flights.shift()
+        this.#release(ended)
         continue
       }
-      if (releases.length > 0) {
+      if (this.#releases.length > 0) {
         // A release that failed took nothing running with it: its sequences had already ended. Then
         // schedule again: a request may have come while this waited.
+        const releases = this.#releases
+        this.#releases = []
         await Promise.allSettled(releases)
-        releases = []
         continue
       }
       await new Promise<void>((resolve) => (this.#wake = resolve))
       this.#wake = null
     }
     // Closing: every sequence was aborted, so the answers still coming only need to be waited for.
-    for (const flight of flights) await this.#land(flight)
-    this.#release(this.#takeAborted(), releases)
-    await Promise.allSettled(releases)
+    while (flights.length > 0) await this.#land(flights.shift()!)
+    this.#release(this.#takeAborted())
+    await Promise.allSettled(this.#releases)
   }
 
   /** Sends a step, after the releases asked for since the previous one (it waits for those too). */
-  #send(plan: PlannedItem[], releases: Promise<ReleaseOutput>[]): Flight {
+  #send(plan: PlannedItem[]): Flight {
     const items = this.#stepItems(plan)
     const sentAt = performance.now()
-    return { plan, items, sentAt, answer: Promise.all([this.#runner.step(items), ...releases]) }
+    const releases = this.#releases
+    this.#releases = []
+    const answer = Promise.all([this.#runner.step(items), ...releases])
+    return { plan, items, sentAt, releases, answer }
+  }
+
+  /**
+   * A request that can start now would join only the step after the one queued behind the running step.
+   * If the runner has not begun the queued one, take it back and send in its place the same step planned
+   * again, now with the newcomer's first prompt chunk: the newcomer starts a step sooner, and the runner
+   * still finds its next step waiting. Not for a step with media (their buffers went to the runner).
+   */
+  #joinQueuedStep(): void {
+    const queued = this.#flights[1]
+    if (!queued || !this.#scheduler.canAdmit) return
+    if (queued.items.some((item) => item.media) || !this.#runner.withdrawLastStep()) return
+    this.#flights.pop()
+    this.#observer.stepWithdrawn()
+    // Its releases still run before the step sent in its place; its own answer says only "skipped".
+    this.#releases = [...queued.releases, ...this.#releases]
+    queued.answer.catch(() => undefined)
+    this.#scheduler.unplan(queued.plan)
+    this.#release(this.#takeAborted()) // as the loop does before it plans
+    const plan = this.#scheduler.schedule()
+    if (plan.length > 0) this.#flights.push(this.#send(plan))
   }
 
   /**
@@ -284,17 +318,17 @@ export class Engine {
   }
 
   /**
-   * Drops the sequences from the schedule now, and adds the runner's freeing of their caches to `into`.
-   * The runner's answer sets the KV use `stats()` reports; the next step's answer comes after it.
+   * Drops the sequences from the schedule now, and asks the runner to free their caches before the next
+   * step. The runner's answer sets the KV use `stats()` reports; the next step's answer comes after it.
    */
-  #release(seqs: Sequence[], into: Promise<ReleaseOutput>[]): void {
+  #release(seqs: Sequence[]): void {
     if (seqs.length === 0) return
     for (const seq of seqs) {
       this.#scheduler.remove(seq)
       this.#aborted.delete(seq)
     }
     const released = this.#runner.release(seqs.map((seq) => seq.id))
-    into.push(
+    this.#releases.push(
       released.then((output) => {
         this.#kvTokens = output.kvTokens
         return output

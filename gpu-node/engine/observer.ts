@@ -31,6 +31,8 @@ export interface EngineObserver {
   /** Time between two tokens of one sequence. */
   interToken(gapMs: number): void
   rejected(reason: 'queue_full' | 'shutting_down'): void
+  /** The step queued behind the running one was taken back and replanned with a request that came. */
+  stepWithdrawn(): void
 }
 
 export const NO_OBSERVER: EngineObserver = {
@@ -38,4 +40,5 @@ export const NO_OBSERVER: EngineObserver = {
   firstToken() {},
   interToken() {},
   rejected() {},
+  stepWithdrawn() {},
 }

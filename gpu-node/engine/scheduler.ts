@@ -149,16 +149,38 @@ export class Scheduler {
     return all.length * Math.max(0, ...all.map(reservation))
   }
 
+  /** Whether the next `schedule()` would admit a waiting sequence. */
+  get canAdmit(): boolean {
+    return this.#admissible() !== null
+  }
+
   /**
-   * Round-robin over tenants: the first waiting tenant moves to the back after each admission. The head
-   * of the round waits (and blocks admission) until the KV budget can hold it, so large requests are not
-   * starved by a stream of small ones.
+   * Takes back a planned step that never ran (the runner skipped it, step-gate.ts): its prompt chunks count
+   * as not fed and its samples as not asked. Only the last step planned can be taken back.
    */
+  unplan(items: PlannedItem[]): void {
+    for (const { seq, phase, tokens, sample } of items) {
+      if (phase === 'prefill') seq.prefilled -= tokens.length
+      if (sample) seq.samplesScheduled--
+    }
+  }
+
+  /**
+   * The waiting tenant whose head is admitted next, if one can be now: the head of the round waits (and
+   * blocks admission) until the KV budget can hold it, so large requests are not starved by a stream of
+   * small ones.
+   */
+  #admissible(): [string, Sequence[]] | null {
+    if (this.#running.length >= this.options.maxRunning || this.#waitingCount === 0) return null
+    const next = this.#nextTenant()
+    const fits = this.kvReservation(next[1][0]) <= this.options.kvBudgetTokens
+    return fits || this.#running.length === 0 ? next : null
+  }
+
+  /** Round-robin over tenants: the first waiting tenant moves to the back after each admission. */
   #admit(): void {
-    while (this.#running.length < this.options.maxRunning && this.#waitingCount > 0) {
-      const [tenant, queue] = this.#nextTenant()
-      if (this.kvReservation(queue[0]) > this.options.kvBudgetTokens && this.#running.length > 0)
-        return
+    for (let next = this.#admissible(); next; next = this.#admissible()) {
+      const [tenant, queue] = next
       const seq = queue.shift()!
       this.#waitingCount--
       this.#waiting.delete(tenant)

@@ -1,8 +1,9 @@
 /**
  * @module
  * `GET /metrics` in Prometheus text format (prom-client): queue depth, running sequences, tokens/s,
- * time-to-first-token and inter-token latency histograms, batch sizes, KV cache use, rejected requests, and
- * the share of each step spent outside `session.run` (JavaScript overhead).
+ * time-to-first-token and inter-token latency histograms, batch sizes, KV cache use, rejected requests,
+ * steps withdrawn for a request to join, and the share of each step spent outside `session.run` (JavaScript
+ * overhead).
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { EngineStats } from '../engine/engine.ts'
@@ -41,6 +42,11 @@ export class NodeMetrics implements EngineObserver {
     name: 'gemma_requests_rejected_total',
     help: 'Requests refused with 503.',
     labelNames: ['reason'],
+    registers: [this.registry],
+  })
+  readonly #withdrawn = new Counter({
+    name: 'gemma_steps_withdrawn_total',
+    help: 'Queued steps taken back before they began and sent again with a request that had come.',
     registers: [this.registry],
   })
   readonly #stepSeconds = new Counter({
@@ -128,6 +134,10 @@ export class NodeMetrics implements EngineObserver {
 
   rejected(reason: string): void {
     this.#rejected.inc({ reason })
+  }
+
+  stepWithdrawn(): void {
+    this.#withdrawn.inc()
   }
 
   render(): Promise<string> {

@@ -42,6 +42,7 @@ import { HostCopy } from './host-copy.ts'
 import { headPlan, readCandidates, SamplingHead } from './sampling-head.ts'
 import type { HeadPlan, RowCandidates } from './sampling-head.ts'
 import { createTurns } from './in-turn.ts'
+import { StepGate } from './step-gate.ts'
 import { describeModel } from './model-info.ts'
 import { isCpuDevice, keepsOutputsOnDevice, openRuntime } from './ort-runtime.ts'
 import type { InferenceSession, OrtRuntime, Tensor } from './ort-runtime.ts'
@@ -128,6 +129,9 @@ export class Gemma3nRunner implements ModelRunner {
   #runMs = 0
   /** Calls run one at a time, in the order made (ModelRunner): a step never meets a release half done. */
   readonly #inTurn = createTurns()
+  /** Whether a step called is still to run when its turn comes (the engine may withdraw it). */
+  readonly #gate: StepGate
+  #stepCalls = 0
 
   private constructor(
     info: ModelInfo,
@@ -143,8 +147,10 @@ export class Gemma3nRunner implements ModelRunner {
       encoders: MediaEncoders
     },
     signature: DecoderSignature,
+    gate: StepGate,
   ) {
     this.info = info
+    this.#gate = gate
     this.#runtime = runtime
     this.#embed = sessions.embed
     this.#decoder = sessions.decoder
@@ -199,11 +205,17 @@ export class Gemma3nRunner implements ModelRunner {
     const hostCopy =
       onDevice && !softcap ? await HostCopy.create(runtime, signature.logitsType, 3) : null
     const sessions = { embed, decoder, graphs: kvGraphs, head, plan, hostCopy, softcap, encoders }
-    return new Gemma3nRunner(info, runtime, sessions, signature)
+    const gate = new StepGate(options.stepGate)
+    return new Gemma3nRunner(info, runtime, sessions, signature, gate)
   }
 
   step(items: StepItem[]): Promise<StepOutput> {
-    return this.#inTurn(() => this.#step(items))
+    const call = ++this.#stepCalls
+    return this.#inTurn(() => (this.#gate.begin(call) ? this.#step(items) : this.#skipped()))
+  }
+
+  withdrawLastStep(): boolean {
+    return this.#gate.withdraw(this.#stepCalls)
   }
 
   release(seqIds: number[]): Promise<ReleaseOutput> {
@@ -243,6 +255,16 @@ export class Gemma3nRunner implements ModelRunner {
       totalMs: performance.now() - started,
       kvTokens: this.#kvTokens(),
     }
+  }
+
+  #skipped(): Promise<StepOutput> {
+    return Promise.resolve({
+      results: [],
+      runMs: 0,
+      totalMs: 0,
+      kvTokens: this.#kvTokens(),
+      withdrawn: true,
+    })
   }
 
   async #release(seqIds: number[]): Promise<ReleaseOutput> {

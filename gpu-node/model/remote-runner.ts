@@ -12,6 +12,7 @@ import type {
   StepItem,
   StepOutput,
 } from './runner-types.ts'
+import { StepGate } from './step-gate.ts'
 
 export type RunnerRequest =
   | { kind: 'step'; id: number; items: StepItem[] }
@@ -58,9 +59,13 @@ interface Pending {
  * @example const runner = await startRunnerThread({ modelDir, runtime: 'node' })
  */
 export async function startRunnerThread(options: RunnerOptions): Promise<ModelRunner> {
-  const worker = new Worker(new URL('./runner-thread.ts', import.meta.url), { workerData: options })
+  // The thread's runner numbers its step calls as this side does, in the order the messages arrive.
+  const gate = new StepGate()
+  const workerData: RunnerOptions = { ...options, stepGate: gate.buffer }
+  const worker = new Worker(new URL('./runner-thread.ts', import.meta.url), { workerData })
   const pending = new Map<number, Pending>()
   let nextId = 1
+  let stepCalls = 0
   let dead: Error | null = null
 
   const info = await new Promise<ModelInfo>((resolve, reject) => {
@@ -95,7 +100,11 @@ export async function startRunnerThread(options: RunnerOptions): Promise<ModelRu
 
   return {
     info,
-    step: (items) => call<StepOutput>({ kind: 'step', items }),
+    step: (items) => {
+      stepCalls++
+      return call<StepOutput>({ kind: 'step', items })
+    },
+    withdrawLastStep: () => gate.withdraw(stepCalls),
     release: (seqIds) => call<ReleaseOutput>({ kind: 'release', seqIds }),
     close: async () => {
       if (!dead) await call<void>({ kind: 'close' }).catch(() => undefined)

@@ -52,6 +52,8 @@ export interface StepOutput {
   totalMs: number
   /** KV cache entries (tokens) held after the step, padding included. */
   kvTokens: number
+  /** Set when the step was withdrawn before it began (`withdrawLastStep`): it ran nothing, no results. */
+  withdrawn?: true
 }
 
 /** What the runner found in the folder; shown by /health and the start-up banner. */
@@ -111,6 +113,12 @@ export interface ModelRunner {
   readonly info: ModelInfo
   /** Runs one step for these sequences; one result per item, in order. */
   step(items: StepItem[]): Promise<StepOutput>
+  /**
+   * Takes back the last step called if the runner has not begun it (step-gate.ts). `true`: it will be
+   * skipped for certain; its call resolves with `withdrawn: true` and it changes nothing. `false`: it runs
+   * as sent. Not for a step that carries media: their buffers went to the runner with it.
+   */
+  withdrawLastStep(): boolean
   /** Frees the KV cache and sampling state of finished or cancelled sequences. */
   release(seqIds: number[]): Promise<ReleaseOutput>
   close(): Promise<void>
@@ -127,4 +135,6 @@ export interface RunnerOptions {
    * (what a decoder it cannot be fused into gets; the tests compare the two). Default `true`.
    */
   fuseSamplingHead?: boolean
+  /** The step gate's memory when the runner runs in a thread of its own (shared with the engine's side). */
+  stepGate?: SharedArrayBuffer
 }

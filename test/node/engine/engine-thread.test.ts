@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Engine } from '../../../gpu-node/engine/engine.ts'
 import type { GenerationEvent, SequenceRequest } from '../../../gpu-node/engine/engine.ts'
 import { startRunnerThread } from '../../../gpu-node/model/remote-runner.ts'
-import type { ModelRunner } from '../../../gpu-node/model/runner-types.ts'
+import type { ModelRunner, StepItem, StepOutput } from '../../../gpu-node/model/runner-types.ts'
 import { devicesToTest } from '../../support/webgpu.ts'
 import { GREEDY, SMALL_VOCAB_PROMPTS, makeFolder, tempRoot } from '../model/greedy.ts'
 
@@ -74,6 +74,46 @@ describe.each(DEVICES)('engine on the runner thread (%s)', (device) => {
     runner = await startRunnerThread({ modelDir: dir, runtime: 'node', device })
   })
   afterAll(async () => runner?.close())
+
+  it('skips a step taken back before it began; the sequence goes on as if it had never been sent', async () => {
+    const prompt = PROMPTS[0]!
+    const prefill = (seqId: number): StepItem => ({
+      seqId,
+      phase: 'prefill',
+      tokens: prompt,
+      sampling: GREEDY,
+      seed: 0,
+    })
+    const decode = (seqId: number): StepItem => ({ ...prefill(seqId), phase: 'decode', tokens: [] })
+    const tokenOf = async (step: Promise<StepOutput>) => (await step).results[0]!.token!
+    const reference = [await tokenOf(runner.step([prefill(100)]))]
+    for (let i = 0; i < 3; i++) reference.push(await tokenOf(runner.step([decode(100)])))
+    await runner.release([100])
+
+    // The withdrawal lands only while the first step runs and the second has not begun: try a few times.
+    let withdrawals = 0
+    for (let seqId = 101; seqId < 111 && withdrawals === 0; seqId++) {
+      const first = runner.step([prefill(seqId)])
+      let answered = false
+      const second = runner.step([decode(seqId)]).finally(() => (answered = true))
+      let withdrawn = false
+      while (!answered && !(withdrawn = runner.withdrawLastStep())) {
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+      const tokens = [await tokenOf(first)]
+      if (withdrawn) {
+        withdrawals++
+        await expect(second).resolves.toMatchObject({ withdrawn: true, results: [] })
+      } else {
+        tokens.push(await tokenOf(second))
+      }
+      while (tokens.length < reference.length)
+        tokens.push(await tokenOf(runner.step([decode(seqId)])))
+      expect(tokens).toEqual(reference)
+      await runner.release([seqId])
+    }
+    expect(withdrawals).toBe(1)
+  })
 
   it('gives sequences that join and leave mid-run the greedy tokens they get alone', async () => {
     expect(runner.info).toMatchObject({ batchedDecode: true, device })

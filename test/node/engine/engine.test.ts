@@ -161,6 +161,77 @@ describe('Engine', () => {
     await engine.close()
   })
 
+  it('gives a request the place of the step queued behind the running one', async () => {
+    const runner = new FakeRunner((seqId, i) => seqId * 4 + i)
+    let open!: () => void
+    runner.gate = new Promise((resolve) => (open = resolve))
+    let withdrawn = 0
+    const engine = new Engine(runner, letters, options, {
+      ...NO_OBSERVER,
+      stepWithdrawn: () => withdrawn++,
+    })
+    const first = drain(engine.generate(request({ maxTokens: 3 })))
+    // Step 1 is running (held by the gate); step 2 is queued behind it and not begun.
+    await expect.poll(() => runner.steps.length).toBe(2)
+    const second = drain(engine.generate(request({ promptIds: [9, 8], maxTokens: 2 })))
+    // The queued step is taken back and sent again with the newcomer's prompt: it starts a step sooner.
+    expect(runner.calls).toEqual(['step 1', 'step 1', 'withdraw', 'step 1,2'])
+    expect(withdrawn).toBe(1)
+    expect(runner.steps[1]).toMatchObject([
+      { seqId: 1, phase: 'decode', tokens: [] },
+      { seqId: 2, phase: 'prefill', tokens: [9, 8] },
+    ])
+    runner.gate = null
+    open()
+    // Nothing lost or doubled by the step that never ran: each sequence gets its script in order.
+    await expect(first).resolves.toMatchObject({
+      text: 'def',
+      finish: { reason: 'length', usage: { completionTokens: 3 } },
+    })
+    await expect(second).resolves.toMatchObject({
+      text: 'hi',
+      finish: { reason: 'length', usage: { completionTokens: 2 } },
+    })
+    await engine.close()
+    expect(runner.released.sort()).toEqual([1, 2])
+  })
+
+  it('leaves the queued step in place when the newcomer must wait for a slot', async () => {
+    const runner = new FakeRunner(() => 1)
+    let open!: () => void
+    runner.gate = new Promise((resolve) => (open = resolve))
+    const engine = new Engine(runner, letters, { ...options, maxRunning: 1 })
+    const first = drain(engine.generate(request({ maxTokens: 3 })))
+    await expect.poll(() => runner.steps.length).toBe(2)
+    const second = drain(engine.generate(request({ maxTokens: 2 })))
+    expect(runner.calls).toEqual(['step 1', 'step 1'])
+    runner.gate = null
+    open()
+    await expect(first).resolves.toMatchObject({ text: 'aaa' })
+    await expect(second).resolves.toMatchObject({ text: 'aa' })
+    expect(runner.calls).not.toContain('withdraw')
+    await engine.close()
+  })
+
+  it('leaves a queued step that carries media in place (its buffers went to the runner)', async () => {
+    const runner = new FakeRunner(() => 1)
+    let open!: () => void
+    runner.gate = new Promise((resolve) => (open = resolve))
+    const engine = new Engine(runner, letters, options)
+    const media = { images: [], audio: [], imagePositions: [], audioPositions: [] }
+    const done = [drain(engine.generate(request({ maxTokens: 3 })))]
+    await expect.poll(() => runner.steps.length).toBe(2)
+    done.push(drain(engine.generate(request({ maxTokens: 3, media }))))
+    // The queued step now holds the media request's first chunk: the third request waits behind it.
+    done.push(drain(engine.generate(request({ maxTokens: 3 }))))
+    expect(runner.calls).toEqual(['step 1', 'step 1', 'withdraw', 'step 1,2'])
+    expect(runner.steps[1]![1]!.media).toBe(media)
+    runner.gate = null
+    open()
+    for (const result of await Promise.all(done)) expect(result.text).toBe('aaa')
+    await engine.close()
+  })
+
   it('frees a finished sequence before any step planned after its end', async () => {
     const runner = new FakeRunner(() => 1)
     const engine = new Engine(runner, letters, options)

@@ -11,17 +11,25 @@ import type {
   StepOutput,
 } from '../../../gpu-node/model/runner-types.ts'
 import { createTurns } from '../../../gpu-node/model/in-turn.ts'
+import { StepGate } from '../../../gpu-node/model/step-gate.ts'
 
 export class FakeRunner implements ModelRunner {
   readonly info = { vocabSize: 32, contextLength: 64 } as ModelInfo
+  /** The steps called and not withdrawn, in order. */
   readonly steps: StepItem[][] = []
   readonly released: number[] = []
-  /** Every call in the order made (`step 1,2`, `release 1`); tests may add their own entries. */
+  /**
+   * Every call in the order made (`step 1,2`, `release 1`, `withdraw` when one succeeded); tests may add
+   * their own entries.
+   */
   readonly calls: string[] = []
   readonly #emitted = new Map<number, number>()
   readonly #script: (seqId: number, index: number) => number
   /** Like the real runner: calls run one at a time, in the order they were made. */
   readonly #inTurn = createTurns()
+  /** The real runner's gate, so the engine's withdrawals meet the same rules. */
+  readonly #gate = new StepGate()
+  #stepCalls = 0
   failNextStep = false
   /** The next sampled item gets no token (a runner that lost track of the sequence). */
   withholdNextToken = false
@@ -41,7 +49,25 @@ export class FakeRunner implements ModelRunner {
   step(items: StepItem[]): Promise<StepOutput> {
     this.steps.push(items)
     this.calls.push(`step ${items.map((item) => item.seqId).join(',')}`)
-    return this.#inTurn(() => this.#step(items))
+    const call = ++this.#stepCalls
+    return this.#inTurn(() =>
+      this.#gate.begin(call)
+        ? this.#step(items)
+        : Promise.resolve({
+            results: [],
+            runMs: 0,
+            totalMs: 0,
+            kvTokens: 0,
+            withdrawn: true as const,
+          }),
+    )
+  }
+
+  withdrawLastStep(): boolean {
+    if (!this.#gate.withdraw(this.#stepCalls)) return false
+    this.steps.pop()
+    this.calls.push('withdraw')
+    return true
   }
 
   async #step(items: StepItem[]): Promise<StepOutput> {

@@ -121,6 +121,41 @@ describe('Scheduler', () => {
     expect(phases).toEqual([['prefill'], ['prefill'], ['decode'], []])
   })
 
+  it('takes back the last step planned as if it had never been planned', () => {
+    const scheduler = new Scheduler({ ...limits, prefillChunk: 4 })
+    const s = seq('a', 6, 2)
+    const other = seq('b', 1, 10)
+    scheduler.enqueue(s)
+    scheduler.enqueue(other)
+    const shape = (plan: ReturnType<Scheduler['schedule']>) =>
+      plan.map((item) => [item.seq.id, item.phase, item.tokens, item.sample])
+    scheduler.schedule()
+    const second = scheduler.schedule()
+    expect([s.prefilled, s.samplesScheduled, other.samplesScheduled]).toEqual([6, 1, 2])
+    scheduler.unplan(second)
+    // s's last chunk counts as not fed again, and neither row's sample of that step as asked.
+    expect([s.prefilled, s.samplesScheduled, other.samplesScheduled]).toEqual([4, 0, 1])
+    expect(shape(scheduler.schedule())).toEqual(shape(second))
+  })
+
+  it('says whether a waiting sequence would be admitted now', () => {
+    const scheduler = new Scheduler({ ...limits, maxRunning: 2, kvBudgetTokens: 250 })
+    expect(scheduler.canAdmit).toBe(false)
+    scheduler.enqueue(seq('a', 10, 90))
+    expect(scheduler.canAdmit).toBe(true)
+    scheduler.schedule()
+    // One running (100 entries): a second of 200 would make a padded 2 x 200 > 250.
+    scheduler.enqueue(seq('b', 10, 190))
+    expect(scheduler.canAdmit).toBe(false)
+    scheduler.enqueue(seq('b', 10, 20))
+    expect(scheduler.canAdmit).toBe(false) // b's head blocks the round: large requests are not starved
+    const full = new Scheduler({ ...limits, maxRunning: 1 })
+    full.enqueue(seq('a'))
+    full.schedule()
+    full.enqueue(seq('a'))
+    expect(full.canAdmit).toBe(false)
+  })
+
   it('admits only what the KV budget holds to the last token, padded rows counted', () => {
     // Each sequence needs 10 + 90 = 100 entries; a padded batch of n rows needs n x 100.
     const padded = new Scheduler({ ...limits, kvBudgetTokens: 250 })
