@@ -3,9 +3,10 @@
  * The engine façade the HTTP layer talks to: `generate()` returns a stream of text deltas and a finish
  * event. Behind it one loop asks the scheduler for a plan, runs it on the model runner, and feeds sampled
  * tokens back to their sequences. The loop keeps the next step queued behind the running one, so the
- * runner never waits for this thread between steps; a request that arrives meanwhile takes that step's
- * place, replanned with it, if the runner has not begun it. The loop never waits for a client; a cancelled
- * request leaves the schedule at once and its KV cache is released after the steps already sent.
+ * runner never waits for this thread between steps. A request that arrives, or one that is cancelled,
+ * meanwhile has that step replanned, with it or without it, if the runner has not begun it. The loop never
+ * waits for a client: a cancelled request leaves the schedule at once, and its KV cache is released right
+ * after the running step (after the queued one too, when the runner has begun that one already).
  */
 import type { SamplingParams } from '../text/sampler.ts'
 import type { ModelRunner, ReleaseOutput, StepItem, StepOutput } from '../model/runner-types.ts'
@@ -32,9 +33,9 @@ export class EngineOverloadedError extends Error {
 export interface EngineOptions extends SchedulerOptions {
   /**
    * Steps sent to the runner and not yet answered. 2 (the default): the running one and the next, so the
-   * runner never waits for this thread between steps (a request that arrives meanwhile still joins the
-   * next one: see `#joinQueuedStep`). 1: each step is sent once the previous one has answered. More would
-   * only add a step of latency to every end of a sequence and every cancel.
+   * runner never waits for this thread between steps (a request that arrives or is cancelled meanwhile
+   * still changes the next one: see `#replanQueuedStep`). 1: each step is sent once the previous one has
+   * answered. More would add a step of latency to every end of a sequence.
    */
   stepsAhead?: 1 | 2
 }
@@ -116,7 +117,7 @@ export class Engine {
     signal?.addEventListener('abort', () => this.#abort(seq), { once: true })
     if (signal?.aborted) this.#abort(seq)
     this.#start()
-    if (!seq.finished) this.#joinQueuedStep()
+    if (!seq.finished && this.#scheduler.canAdmit) this.#replanQueuedStep()
     return seq.output
   }
 
@@ -164,6 +165,9 @@ export class Engine {
     if (seq.finished) return
     seq.abort()
     this.#aborted.add(seq)
+    if (!this.#closed && this.#flights[1]?.plan.some((item) => item.seq === seq)) {
+      this.#replanQueuedStep()
+    }
     this.#wake?.()
   }
 
@@ -191,7 +195,7 @@ export class Engine {
       }
       const flight = flights[0]
       if (flight) {
-        // Stays first while awaited: `#joinQueuedStep` may replace the one behind it meanwhile.
+        // Stays first while awaited: `#replanQueuedStep` may replace the one behind it meanwhile.
         const ended = await this.#land(flight)
         flights.shift()
         this.#release(ended)
@@ -225,15 +229,16 @@ export class Engine {
   }
 
   /**
-   * A request that can start now would join only the step after the one queued behind the running step.
-   * If the runner has not begun the queued one, take it back and send in its place the same step planned
-   * again, now with the newcomer's first prompt chunk: the newcomer starts a step sooner, and the runner
-   * still finds its next step waiting. Not for a step with media (their buffers went to the runner).
+   * The step queued behind the running one was planned before a request arrived (which would then join
+   * only the step after it) or before one was cancelled (whose cache would then be freed only after it).
+   * If the runner has not begun that step, take it back and send in its place the same step planned again:
+   * with the newcomer's first prompt chunk, or without the cancelled sequence and after its release. The
+   * runner still finds its next step waiting. Not for a step with media (their buffers went with it).
    */
-  #joinQueuedStep(): void {
+  #replanQueuedStep(): void {
     const queued = this.#flights[1]
-    if (!queued || !this.#scheduler.canAdmit) return
-    if (queued.items.some((item) => item.media) || !this.#runner.withdrawLastStep()) return
+    if (!queued || queued.items.some((item) => item.media) || !this.#runner.withdrawLastStep())
+      return
     this.#flights.pop()
     this.#observer.stepWithdrawn()
     // Its releases still run before the step sent in its place; its own answer says only "skipped".

@@ -31,7 +31,7 @@ export interface EngineObserver {
   /** Time between two tokens of one sequence. */
   interToken(gapMs: number): void
   rejected(reason: 'queue_full' | 'shutting_down'): void
-  /** The step queued behind the running one was taken back and replanned with a request that came. */
+  /** The step queued behind the running one was taken back and planned again (a request came or left). */
   stepWithdrawn(): void
 }
 

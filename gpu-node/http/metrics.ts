@@ -46,7 +46,7 @@ export class NodeMetrics implements EngineObserver {
   })
   readonly #withdrawn = new Counter({
     name: 'gemma_steps_withdrawn_total',
-    help: 'Queued steps taken back before they began and sent again with a request that had come.',
+    help: 'Queued steps taken back before they began and planned again (a request came or left).',
     registers: [this.registry],
   })
   readonly #stepSeconds = new Counter({

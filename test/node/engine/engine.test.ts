@@ -300,6 +300,30 @@ describe('Engine', () => {
     await engine.close()
   })
 
+  it('takes a cancelled sequence out of the queued step and frees its cache before it', async () => {
+    const runner = new FakeRunner(() => 1)
+    let open!: () => void
+    runner.gate = new Promise((resolve) => (open = resolve))
+    const engine = new Engine(runner, letters, options)
+    const controller = new AbortController()
+    const cancelled = drain(engine.generate(request({ maxTokens: 50 }), controller.signal))
+    const kept = drain(engine.generate(request({ maxTokens: 3 })))
+    // Step 1 (the first prompt) is running, held by the gate; step 2 (its decode) is queued, not begun.
+    // The second request came before step 1 began: too early to take step 2's place, so it waits.
+    await expect.poll(() => runner.steps.length).toBe(2)
+    expect(runner.calls).toEqual(['step 1', 'step 1'])
+    controller.abort()
+    // Step 2 is sent again after the release of the cancelled sequence's cache, without it, and with the
+    // waiting request's prompt instead.
+    expect(runner.calls).toEqual(['step 1', 'step 1', 'withdraw', 'release 1', 'step 2'])
+    runner.gate = null
+    open()
+    await expect(cancelled).resolves.toMatchObject({ finish: { reason: 'abort' } })
+    await expect(kept).resolves.toMatchObject({ text: 'aaa', finish: { reason: 'length' } })
+    await engine.close()
+    expect(runner.calls.slice(3).filter((call) => /^step (.*,)?1(,|$)/.test(call))).toEqual([])
+  })
+
   it('refuses work beyond the queue with a retry hint', async () => {
     const runner = new FakeRunner(() => 1)
     let open!: () => void
