@@ -14,8 +14,12 @@ export const PROMPTS = [
   'What is the capital of France, and why?',
 ]
 
-/** Requests per load level at the least (concurrency 1 sends 8 in a row, 4 sends 2 each). */
-export const MIN_REQUESTS = 8
+/**
+ * Requests per load level and pass at the least, `BENCH_MIN_REQUESTS` (32 by default: concurrency 1 sends
+ * 32 in a row, 16 sends 2 each, so most requests arrive while others stream, as in service, and not all in
+ * one opening burst; 64 sends 1 each).
+ */
+export const MIN_REQUESTS = Math.max(1, Number(process.env.BENCH_MIN_REQUESTS || 32))
 
 export interface LevelResult {
   concurrency: number

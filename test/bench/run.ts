@@ -6,8 +6,8 @@
  * alone and through the edge; the same workload through transformers.js `generate()` on the same folder
  * (and device); the JavaScript overhead of the node's decode steps; and the node's memory (memory.ts).
  * Prints tables and the targets of issue 3, and writes test/bench/results.json. Then the edge's media
- * shaping benchmark (test/bench/media; BENCH_MEDIA=0 skips it). BENCH_LEVELS (e.g. `1,16`) and
- * BENCH_MAX_TOKENS resize the run.
+ * shaping benchmark (test/bench/media; BENCH_MEDIA=0 skips it). BENCH_LEVELS (e.g. `1,16`),
+ * BENCH_MAX_TOKENS and BENCH_MIN_REQUESTS (load.ts) resize the run.
  * Every level runs BENCH_PASSES times (3 by default), the passes interleaved (1, 4, 16, 64, 1, 4, …) so a
  * slow spell of the machine hits all levels alike, and each level runs on the node alone and then through
  * the edge, back to back. The tables and targets show, per level, the median over the passes of each rate
