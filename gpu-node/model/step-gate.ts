@@ -1,8 +1,9 @@
 /**
  * @module
  * Taking back a step the runner has not begun. The engine keeps the next step queued behind the running
- * one; a request that arrives meanwhile would join only the step after it. Instead the engine withdraws
- * the queued step and sends one planned with the newcomer in its place (engine.ts).
+ * one; a request that arrives meanwhile would join only the step after it, and one cancelled would keep its
+ * row in it. Instead the engine withdraws the queued step and sends in its place the step planned again,
+ * with the newcomer or without the cancelled sequence (engine.ts).
  *
  * The decision lives in shared memory, one 64-bit cell, because the runner thread begins a queued step the
  * moment it ends the previous one, with no message in between (its calls chain through promises), and
