@@ -6,21 +6,10 @@
  */
 import { describe, expect, it } from 'vitest'
 import { Engine } from '../../../gpu-node/engine/engine.ts'
-import type { GenerationEvent, SequenceRequest } from '../../../gpu-node/engine/engine.ts'
+import type { SequenceRequest } from '../../../gpu-node/engine/engine.ts'
 import { NO_OBSERVER } from '../../../gpu-node/engine/observer.ts'
-import { FakeRunner, letters } from './fake-runner.ts'
-
-/** A small seeded generator (mulberry32): the same interleavings on every run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { mulberry32 } from '../../../gpu-node/contract-model/prng.ts'
+import { FakeRunner, drain, letters } from './fake-runner.ts'
 
 /** Token `i` of sequence `seqId`: a letter, never EOS (0). */
 const script = (seqId: number, i: number) => 1 + ((seqId * 7 + i) % 26)
@@ -29,15 +18,6 @@ const expectedText = (seqId: number, count: number) =>
 
 const greedy = { temperature: 0, topP: 1, topK: 0, presencePenalty: 0, frequencyPenalty: 0 }
 
-async function collect(events: AsyncIterable<GenerationEvent>) {
-  let text = ''
-  for await (const event of events) {
-    if (event.type === 'text') text += event.text
-    else return { text, finish: event }
-  }
-  throw new Error('no finish event')
-}
-
 const holds = (call: string, id: number) => new RegExp(`^step (.*,)?${id}(,|$)`).test(call)
 const frees = (call: string, id: number) => new RegExp(`^release (.*,)?${id}(,|$)`).test(call)
 
@@ -45,7 +25,7 @@ describe('Engine under random arrivals and cancels', () => {
   it.each([1, 2, 3])(
     'keeps every request whole and every cache freed once (seed %i; odd seeds: a padded batch)',
     async (seed) => {
-      const random = seededRandom(seed)
+      const random = mulberry32(seed)
       const runner = new FakeRunner(script)
       let withdrawn = 0
       const engine = new Engine(
@@ -87,7 +67,7 @@ describe('Engine under random arrivals and cancels', () => {
         if (cancelled) setTimeout(() => controller.abort(), Math.floor(random() * 6))
         const id = n + 1 // the engine numbers sequences from 1, in arrival order
         runs.push(
-          collect(engine.generate(request, controller.signal)).then((result) => ({
+          drain(engine.generate(request, controller.signal)).then((result) => ({
             id,
             promptIds: request.promptIds,
             maxTokens,
@@ -100,7 +80,7 @@ describe('Engine under random arrivals and cancels', () => {
       await engine.close()
 
       for (const { id, promptIds, maxTokens, cancelled, result } of results) {
-        const { text, finish } = result as Awaited<ReturnType<typeof collect>>
+        const { text, finish } = result as Awaited<ReturnType<typeof drain>>
         const tokens = finish.usage.completionTokens
         // Its prompt fed once, in order, over the steps that ran (a step taken back fed nothing).
         const fed = runner.steps

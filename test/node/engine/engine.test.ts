@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { Engine, EngineOverloadedError } from '../../../gpu-node/engine/engine.ts'
-import type { GenerationEvent, SequenceRequest } from '../../../gpu-node/engine/engine.ts'
+import type { SequenceRequest } from '../../../gpu-node/engine/engine.ts'
 import { NO_OBSERVER } from '../../../gpu-node/engine/observer.ts'
 import type { StepReport } from '../../../gpu-node/engine/observer.ts'
-import { FakeRunner, letters } from './fake-runner.ts'
+import { FakeRunner, drain, letters } from './fake-runner.ts'
 
 const options = {
   maxRunning: 4,
@@ -27,15 +27,6 @@ function request(overrides: Partial<SequenceRequest> = {}): SequenceRequest {
     priority: 0,
     ...overrides,
   }
-}
-
-async function drain(events: AsyncIterable<GenerationEvent>) {
-  let text = ''
-  for await (const event of events) {
-    if (event.type === 'text') text += event.text
-    else return { text, finish: event }
-  }
-  throw new Error('no finish event')
 }
 
 describe('Engine', () => {

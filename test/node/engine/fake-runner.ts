@@ -1,8 +1,10 @@
 /**
  * @module
  * A scripted `ModelRunner` for engine tests: each sequence emits the tokens its script gives, and every
- * call is recorded, so tests can assert what the engine fed, sampled and released.
+ * call is recorded, so tests can assert what the engine fed, sampled and released. Also the tests' text
+ * pipeline (`letters`) and their reader of a generation (`drain`).
  */
+import type { GenerationEvent } from '../../../gpu-node/engine/engine.ts'
 import type {
   ModelInfo,
   ModelRunner,
@@ -115,4 +117,14 @@ export const letters = {
   decode: (ids: number[]) =>
     ids.map((id) => (id === 0 ? '' : String.fromCharCode(96 + id))).join(''),
   eosIds: [0],
+}
+
+/** Reads a generation to its end: the text it streamed and its finish event. */
+export async function drain(events: AsyncIterable<GenerationEvent>) {
+  let text = ''
+  for await (const event of events) {
+    if (event.type === 'text') text += event.text
+    else return { text, finish: event }
+  }
+  throw new Error('no finish event')
 }
