@@ -51,6 +51,7 @@ try {
     gpuNodes: `http://127.0.0.1:${nodePort}`,
     gpuNodeSecret,
     adminToken,
+    developerSettings: true,
   })
   services.push(worker)
   const workerUrl = `http://127.0.0.1:${WORKER_PORT}`

@@ -23,6 +23,7 @@ const worker = await startWorkerDev({
   gpuNodes: process.env.GPU_NODES || 'http://127.0.0.1:8790',
   gpuNodeSecret: process.env.GPU_NODE_SECRET,
   adminToken,
+  developerSettings: true,
 })
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => void worker.stop().then(() => process.exit(0)))

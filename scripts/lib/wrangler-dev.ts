@@ -3,7 +3,10 @@
  * Starts the worker in `wrangler dev`, fully offline, with its secrets passed through a private env file
  * (wrangler shows env-file values as hidden, while `--var` values are printed in its banner). The local D1
  * database gets its migrations first (`wrangler d1 migrations apply --local`, a no-op when up to date).
+ * Given an env file, wrangler no longer reads the repo's `.dev.vars` by itself: the launchers ask for it
+ * (`developerSettings`), as the first of the files, so that what they set themselves wins.
  */
+import { existsSync } from 'node:fs'
 import { chmod, mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -52,25 +55,65 @@ export interface WorkerDevOptions {
   /** Where KV/D1/Durable Object state persists; default `.wrangler/state`. */
   persistTo?: string
   stdio?: 'inherit' | 'ignore'
-  /** More variables for `.dev.vars`, e.g. routing overrides (`GPU_ROUTE_ATTEMPT_TIMEOUT_MS`). */
+  /** More variables for the worker, e.g. routing overrides (`GPU_ROUTE_ATTEMPT_TIMEOUT_MS`). */
   vars?: Record<string, string>
+  /**
+   * `npm start` / `npm run worker`: also read the repo's `.dev.vars` and the worker settings exported in
+   * the shell (`WORKER_SETTINGS`). Tests leave it off, so that a developer's settings cannot change them.
+   */
+  developerSettings?: boolean
+}
+
+/** The worker's optional settings (README, Configuration) that a launcher takes from the shell. */
+export const WORKER_SETTINGS = [
+  'GPU_NODE_SECRETS',
+  'GPU_ROUTE_MAX_ATTEMPTS',
+  'GPU_ROUTE_ATTEMPT_TIMEOUT_MS',
+  'GPU_ROUTE_DEADLINE_MS',
+  'GPU_NODE_TTL_MS',
+  'GPU_BREAKER_FAILURES',
+  'GPU_BREAKER_COOLDOWN_MS',
+  'PLAYGROUND_ENABLED',
+] as const
+
+/** Where a developer keeps local worker settings and secrets (gitignored). */
+export const DEV_VARS_FILE = join(REPO_ROOT, '.dev.vars')
+
+/**
+ * The variables to write into the launcher's own env file, and the env files to hand wrangler in order
+ * (a later file wins): the developer's `.dev.vars` first, when asked for and present, then the launcher's.
+ */
+export function workerDevSettings(
+  options: WorkerDevOptions,
+  launcherFile: string,
+  env: NodeJS.ProcessEnv = process.env,
+  devVarsFile = DEV_VARS_FILE,
+): { vars: Record<string, string>; envFiles: string[] } {
+  const fromShell = options.developerSettings
+    ? WORKER_SETTINGS.flatMap((name) => (env[name] ? [[name, env[name]] as const] : []))
+    : []
+  const vars = {
+    ...Object.fromEntries(fromShell),
+    ADMIN_TOKEN: options.adminToken,
+    GPU_NODE_SECRET: options.gpuNodeSecret,
+    GPU_NODES: options.gpuNodes,
+    ...options.vars,
+  }
+  const withDevVars = options.developerSettings && existsSync(devVarsFile)
+  return { vars, envFiles: withDevVars ? [devVarsFile, launcherFile] : [launcherFile] }
 }
 
 export async function startWorkerDev(options: WorkerDevOptions): Promise<Service> {
   const folder = await mkdtemp(join(tmpdir(), 'gemma-edge-worker-'))
   const envFile = join(folder, '.dev.vars')
-  const lines = [
-    `ADMIN_TOKEN=${options.adminToken}`,
-    `GPU_NODE_SECRET=${options.gpuNodeSecret}`,
-    `GPU_NODES=${options.gpuNodes}`,
-    ...Object.entries(options.vars ?? {}).map(([name, value]) => `${name}=${value}`),
-  ]
-  // The browser playground is off in wrangler.toml; `PLAYGROUND_ENABLED=true npm start` turns it on.
-  if (process.env.PLAYGROUND_ENABLED)
-    lines.push(`PLAYGROUND_ENABLED=${process.env.PLAYGROUND_ENABLED}`)
+  const { vars, envFiles } = workerDevSettings(options, envFile)
+  const lines = Object.entries(vars).map(([name, value]) => `${name}=${value}`)
   await writeFile(envFile, lines.join('\n') + '\n', { mode: 0o600 })
   await chmod(envFile, 0o600)
-  const args = [...wranglerDevArgs(options.port), '--env-file', envFile]
+  const args = [
+    ...wranglerDevArgs(options.port),
+    ...envFiles.flatMap((file) => ['--env-file', file]),
+  ]
   const persist = options.persistTo ? ['--persist-to', options.persistTo] : []
   const spawnOptions = {
     cwd: REPO_ROOT,

@@ -69,18 +69,14 @@ describe.skipIf(!FOUND)('the playground in headless Chromium', () => {
   let browser: Browser
   let page: Page
   let pageErrors: string[]
-  const previous = process.env.PLAYGROUND_ENABLED
 
   beforeAll(async () => {
-    process.env.PLAYGROUND_ENABLED = 'true' // read by startWorkerDev (scripts/lib/wrangler-dev.ts)
-    stack = await startStack()
+    stack = await startStack({}, { PLAYGROUND_ENABLED: 'true' })
     browser = await launchChromium()
   })
   afterAll(async () => {
     await browser?.close()
     await stack?.stop()
-    if (previous === undefined) delete process.env.PLAYGROUND_ENABLED
-    else process.env.PLAYGROUND_ENABLED = previous
   })
   beforeEach(async () => {
     page = await browser.newPage()

@@ -61,7 +61,10 @@ export async function startNodeProcess(
   return { url, port, service, secret }
 }
 
-export async function startStack(nodeEnv: Record<string, string> = {}): Promise<Stack> {
+export async function startStack(
+  nodeEnv: Record<string, string> = {},
+  workerVars: Record<string, string> = {},
+): Promise<Stack> {
   const node = await startNodeProcess(nodeEnv)
   const state = await mkdtemp(join(tmpdir(), 'gemma-edge-state-'))
   const port = await freePort()
@@ -77,6 +80,7 @@ export async function startStack(nodeEnv: Record<string, string> = {}): Promise<
       adminToken,
       persistTo: state,
       stdio: 'ignore',
+      vars: workerVars,
     })
     await waitForHttp(`${workerUrl}/health`, worker, 90_000)
     seeded = await seedDevTenant(createAdminClient(workerUrl, adminToken))
