@@ -1,8 +1,8 @@
 /**
  * Three test projects in one run:
  * - `worker`: the edge, inside workerd (the Cloudflare vitest plugin), with real bindings.
- * - `node`: GPU node, shared contract and tooling units, in plain Node.
- * - `e2e`: whole processes (GPU node, `wrangler dev`, transformers.js oracle); slow, run one file at a time.
+ * - `node`: GPU node, shared contract and tooling units, the transformers.js oracle, in plain Node.
+ * - `e2e`: whole processes (GPU node, `wrangler dev`, Chromium); slow, run one file at a time.
  */
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin'
 import { defineConfig } from 'vitest/config'

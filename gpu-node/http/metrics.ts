@@ -2,7 +2,7 @@
  * @module
  * `GET /metrics` in Prometheus text format (prom-client): queue depth, running sequences, tokens/s,
  * time-to-first-token and inter-token latency histograms, batch sizes, KV cache use, rejected requests,
- * steps withdrawn for a request to join, and the share of each step spent outside `session.run` (JavaScript
+ * queued steps withdrawn and planned again (a request joined or was cancelled), and the share of each step spent outside `session.run` (JavaScript
  * overhead).
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'

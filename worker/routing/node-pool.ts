@@ -8,8 +8,9 @@
  *   heartbeat is up to one interval old, the edge's count is exact for this edge but misses other clients.
  * - Healthy: breaker closed (or half-open with no probe out), not draining, and, for a node known only from
  *   heartbeats, a heartbeat within the TTL.
- * - Breaker: `breakerFailures` consecutive connect failures or timeouts open it; after the cool-down one
- *   request goes through (half-open); its success closes the breaker, its failure opens it again.
+ * - Breaker: `breakerFailures` consecutive failures (connect failures, timeouts, streams that broke or
+ *   stalled) open it; after the cool-down one request goes through (half-open); its success closes the
+ *   breaker, its failure opens it again.
  */
 import type { NodeHeartbeat } from '../../shared/protocol.ts'
 import type { NodeAddress, RoutingPolicy } from './fleet-config.ts'

@@ -41,7 +41,7 @@ export interface RelayOptions {
 }
 
 export const RELAY_KEEPALIVE_MS = 15_000
-/** Three of the node's own keep-alive intervals (GPU_NODE_KEEPALIVE_SECONDS, default 15). */
+/** Four of the node's own keep-alive intervals (GPU_NODE_KEEPALIVE_SECONDS, default 15). */
 export const RELAY_SILENCE_LIMIT_MS = 60_000
 
 type Tick = { kind: 'read'; result: ReadableStreamReadResult<Uint8Array> } | { kind: 'broken' }
