@@ -45,6 +45,8 @@ export const ERROR_KINDS = {
     code: 'unsupported_media_type',
   },
   rate_limit_exceeded: { status: 429, type: 'requests', code: 'rate_limit_exceeded' },
+  // nginx's "client closed request": recorded and logged only, as no client is left to read it.
+  client_closed: { status: 499, type: 'invalid_request_error', code: 'client_closed_request' },
   internal: { status: 500, type: 'server_error', code: 'internal_error' },
   upstream_error: { status: 502, type: 'server_error', code: 'upstream_error' },
   overloaded: { status: 503, type: 'server_error', code: 'overloaded' },

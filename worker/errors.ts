@@ -104,6 +104,13 @@ export class UpstreamError extends GatewayError {
   }
 }
 
+/** 499: the client went away before its answer was complete. */
+export class ClientClosedError extends GatewayError {
+  constructor() {
+    super('client_closed', 'The client closed the request before the answer was complete.')
+  }
+}
+
 export class InternalError extends GatewayError {
   constructor(cause?: unknown) {
     super('internal', 'The server had an error while processing your request.', { cause })

@@ -7,6 +7,7 @@
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { afterEach, describe, expect, inject, it, vi } from 'vitest'
+import type { MockInstance } from 'vitest'
 import app from '../../worker/index.ts'
 import {
   callEdge,
@@ -55,6 +56,18 @@ afterEach(() => {
   vi.restoreAllMocks()
 })
 
+/** The request log line of request `id`, once it is written (streams write theirs when they end). */
+function requestLogLine(log: MockInstance<typeof console.log>, id: string): Promise<string> {
+  const line = async () => {
+    for (;;) {
+      const hit = log.mock.calls.map(([text]) => String(text)).find((t) => t.includes(id))
+      if (hit) return hit
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+  return withTimeout(line(), 5_000, 'request log line')
+}
+
 describe('streaming relay', () => {
   it('relays frames and keep-alives, without usage when the client did not ask', async () => {
     expect(await streamFrames(SCENARIOS.normal)).toEqual([
@@ -101,14 +114,7 @@ describe('streaming relay', () => {
       chatRequest(chatBody(SCENARIOS.normal, { stream: true }), { 'x-request-id': id }),
     )
     await res.text()
-    const line = async () => {
-      for (;;) {
-        const hit = log.mock.calls.map(([text]) => String(text)).find((t) => t.includes(id))
-        if (hit) return hit
-        await new Promise((resolve) => setTimeout(resolve, 20))
-      }
-    }
-    const text = await withTimeout(line(), 5_000, 'request log line')
+    const text = await requestLogLine(log, id)
     expect(JSON.parse(text)).toMatchObject({
       request_id: id,
       tenant_id: expect.stringMatching(/^ten_/),
@@ -214,5 +220,49 @@ describe('client disconnect', () => {
     expect(first.done).toBe(false)
     await reader.cancel()
     await waitForNodeAbort(id)
+  })
+
+  // The runtime reports a client that left through the request's signal (`enable_request_signal`): the
+  // only sign a non-streaming client gives, and for a stream it may come before the body is cancelled.
+  it('stops the node for a non-streaming client that leaves, charging what was generated', async () => {
+    const log = vi.spyOn(console, 'log')
+    const id = 'abort-slow-2'
+    const client = new AbortController()
+    const request = new Request(chatRequest(chatBody(SCENARIOS.slow), { 'x-request-id': id }), {
+      signal: client.signal,
+    })
+    const ctx = createExecutionContext()
+    const pending = app.fetch(request, env, ctx)
+    await new Promise((resolve) => setTimeout(resolve, 300)) // a few of the node's chunks
+    client.abort()
+    const res = await withTimeout(Promise.resolve(pending), 5_000, 'edge answer')
+    expect(res.status).toBe(499)
+    await waitForNodeAbort(id)
+    await waitOnExecutionContext(ctx)
+    const line = JSON.parse(await requestLogLine(log, id))
+    expect(line).toMatchObject({ status: 499, ending: 'cancelled' })
+    expect(line.completion_tokens).toBeGreaterThan(0)
+  })
+
+  it('ends a stream as cancelled, not as a node failure, when the signal comes first', async () => {
+    const log = vi.spyOn(console, 'log')
+    const id = 'abort-slow-3'
+    const client = new AbortController()
+    const request = new Request(
+      chatRequest(chatBody(SCENARIOS.slow, { stream: true }), { 'x-request-id': id }),
+      { signal: client.signal },
+    )
+    const ctx = createExecutionContext()
+    const res = await app.fetch(request, env, ctx)
+    const reader = res.body!.getReader()
+    for (let i = 0; i < 3; i++) {
+      expect((await withTimeout(reader.read(), 5_000, 'a chunk')).done).toBe(false)
+    }
+    client.abort()
+    await waitForNodeAbort(id)
+    await waitOnExecutionContext(ctx)
+    const line = JSON.parse(await requestLogLine(log, id))
+    expect(line).toMatchObject({ status: 200, ending: 'cancelled' })
+    expect(line.completion_tokens).toBeGreaterThan(0)
   })
 })

@@ -34,8 +34,9 @@ export const requestLog = (): MiddlewareHandler<AppEnv> => {
           ms: Date.now() - started,
         }),
       )
+    // Set by the chat route for a stream, a completion, or a client that left (499) before either.
     const outcome = c.get('outcome')
-    if (outcome && c.res.status < 400) c.executionCtx.waitUntil(outcome.then(write))
+    if (outcome) c.executionCtx.waitUntil(outcome.then(write))
     else write(null)
   }
 }

@@ -8,6 +8,8 @@
  * Settling: the node's usage when it reported any (it reports the usage so far on every chunk, so a
  * stream that breaks is charged exactly what was generated); nothing when no node accepted; the whole
  * reservation (the most that can have been generated) only when a node accepted and reported nothing.
+ * A client that goes away stops the node: a streaming one by cancelling the body, a non-streaming one
+ * through the request's signal (wrangler.toml's `enable_request_signal`), which is all the runtime tells.
  */
 import type { Context } from 'hono'
 import type { Usage } from '../../shared/openai.ts'
@@ -17,7 +19,7 @@ import { checkChat, shapeChat } from '../chat/validate-chat.ts'
 import type { Charge } from '../durable-objects/limiter-types.ts'
 import type { Lease } from '../durable-objects/node-registry.ts'
 import type { AppEnv } from '../env.ts'
-import { NodeReportedError, toGatewayError } from '../errors.ts'
+import { ClientClosedError, NodeReportedError, toGatewayError } from '../errors.ts'
 import type { AttemptResult } from '../routing/node-pool.ts'
 import { dropLease, prefetchLease, routeChat } from '../routing/route-request.ts'
 import type { RoutedStream } from '../routing/route-request.ts'
@@ -101,15 +103,19 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
 
   if (!request.stream) {
     const seen: { usage: Usage | null } = { usage: null }
+    const signal = c.req.raw.signal
     let completion
     try {
-      completion = await aggregateCompletion(routed.stream, { seen, onFirstToken })
+      completion = await aggregateCompletion(routed.stream, { seen, onFirstToken, signal })
     } catch (error) {
       const status = toGatewayError(error).status
-      const settled = { charge: chargeFor(seen.usage), status, outcome: 'node_error', ttftMs }
+      const gone = error instanceof ClientClosedError
+      const outcome = gone ? 'cancelled' : 'node_error'
+      const settled = { charge: chargeFor(seen.usage), status, outcome, ttftMs }
       // A node that reported an error is alive; a stream that broke counts against the node.
-      const result = error instanceof NodeReportedError ? 'ok' : 'failure'
+      const result = gone ? 'neutral' : error instanceof NodeReportedError ? 'ok' : 'failure'
       c.executionCtx.waitUntil(Promise.all([reservation.settle(settled), routed.release(result)]))
+      if (gone) c.set('outcome', Promise.resolve({ ending: 'cancelled', usage: seen.usage }))
       throw error
     }
     const charge = chargeFor(completion.usage)
@@ -123,7 +129,11 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
     return c.json(completion, 200, { [NODE_ID_HEADER]: routed.node.id })
   }
 
-  const relay = relayNodeStream(routed.stream, { includeUsage: request.includeUsage, onFirstToken })
+  const relay = relayNodeStream(routed.stream, {
+    includeUsage: request.includeUsage,
+    onFirstToken,
+    signal: c.req.raw.signal,
+  })
   c.set('outcome', relay.outcome)
   c.executionCtx.waitUntil(
     relay.outcome.then(({ ending, usage }) =>

@@ -3,8 +3,9 @@
  * Builds a non-streaming `ChatCompletion` from a GPU node's SSE body (the edge always asks the node for a
  * stream, so usage is observed the same way for both kinds of client). A node error frame becomes that error
  * with its matching status; a stream that ends or breaks before `[DONE]`, or lacks usage or a finish reason,
- * is a 502, a node silent for `silenceLimitMs` a 504. `seen.usage` receives the last usage the node
- * reported, also when this throws.
+ * is a 502, a node silent for `silenceLimitMs` a 504. A client that goes away (`signal`) stops the reading
+ * and closes the node's body, which frees its slot: a `ClientClosedError`. `seen.usage` receives the last
+ * usage the node reported, also when this throws.
  */
 import { isErrorBody } from '../../shared/errors.ts'
 import type {
@@ -15,7 +16,13 @@ import type {
 } from '../../shared/openai.ts'
 import type { SSEEvent } from '../../shared/sse.ts'
 import { SSEDecoder } from '../../shared/sse.ts'
-import { GatewayError, NodeReportedError, UpstreamError, statusForNodeError } from '../errors.ts'
+import {
+  ClientClosedError,
+  GatewayError,
+  NodeReportedError,
+  UpstreamError,
+  statusForNodeError,
+} from '../errors.ts'
 import { watchFirstToken } from './first-token.ts'
 import { RELAY_SILENCE_LIMIT_MS } from './relay.ts'
 
@@ -59,10 +66,14 @@ async function readEvents(
   source: ReadableStream<Uint8Array>,
   draft: Draft,
   silenceLimitMs: number,
+  signal: AbortSignal | undefined,
 ): Promise<void> {
   const reader = source.getReader()
   const decoder = new TextDecoder()
   const sse = new SSEDecoder()
+  // Cancelling ends the pending read at once (as `done`) and closes the connection to the node.
+  const stop = () => void reader.cancel().catch(() => undefined)
+  signal?.addEventListener('abort', stop, { once: true })
   try {
     for (;;) {
       let read: ReadableStreamReadResult<Uint8Array> | null
@@ -87,6 +98,7 @@ async function readEvents(
       if (read.done) return
     }
   } finally {
+    signal?.removeEventListener('abort', stop)
     // After [DONE] or an error frame nothing more is needed from the node: close the connection.
     await reader.cancel().catch(() => undefined)
   }
@@ -99,6 +111,8 @@ export interface AggregateOptions {
   onFirstToken?: () => void
   /** Silence after which the node counts as hung. */
   silenceLimitMs?: number
+  /** The client's request signal: aborted when the client goes away. */
+  signal?: AbortSignal
 }
 
 /**
@@ -119,11 +133,13 @@ export async function aggregateCompletion(
     done: false,
   }
   try {
-    await readEvents(source, draft, options.silenceLimitMs ?? RELAY_SILENCE_LIMIT_MS)
+    const silenceLimitMs = options.silenceLimitMs ?? RELAY_SILENCE_LIMIT_MS
+    await readEvents(source, draft, silenceLimitMs, options.signal)
   } finally {
     // The node's running usage (continuous usage), so a failed stream is charged what was generated.
     if (options.seen) options.seen.usage = draft.usage
   }
+  if (options.signal?.aborted && !draft.done) throw new ClientClosedError()
   const { first, finishReason, usage } = draft
   if (!draft.done) throw new UpstreamError('The GPU node stream ended before it was complete.')
   if (!first || !finishReason || !usage) {

@@ -9,7 +9,9 @@
  *   frames only), so proxies and mobile networks keep the connection open;
  * - a node silent for `silenceLimitMs` (it sends its own keep-alives every 15 s, so it is hung, e.g.
  *   SIGSTOPped or cut off without a reset) ends the stream with an `upstream_timeout` frame;
- * - the client going away cancels the node's body, which closes the connection and frees the node's slot.
+ * - the client going away (the response body cancelled, or the request's `signal` aborted, whichever the
+ *   runtime reports first) cancels the node's body, which closes the connection and frees the node's slot;
+ *   the stream then ends as `cancelled`, never as a node's failure.
  * `outcome` reports how the stream ended and the last usage the node reported, for the settlement.
  */
 import type { Usage } from '../../shared/openai.ts'
@@ -38,6 +40,8 @@ export interface RelayOptions {
   keepAliveMs?: number
   /** Silence after which the node counts as hung. */
   silenceLimitMs?: number
+  /** The client's request signal: aborted when the client goes away. */
+  signal?: AbortSignal
 }
 
 export const RELAY_KEEPALIVE_MS = 15_000
@@ -66,8 +70,16 @@ export function relayNodeStream(source: ReadableStream<Uint8Array>, options: Rel
   const settle = (ending: RelayEnding) => {
     if (settled) return
     settled = true
+    options.signal?.removeEventListener('abort', clientGone)
     resolve({ ending, usage: frames.usage })
   }
+  // Before the node's body errors for the same reason (its fetch follows this signal) and reads as cut.
+  const clientGone = () => {
+    settle('cancelled')
+    void reader.cancel().catch(() => undefined)
+  }
+  options.signal?.addEventListener('abort', clientGone, { once: true })
+  if (options.signal?.aborted) clientGone()
   let pending: Promise<Tick> | null = null
   let silentMs = 0
 
