@@ -9,6 +9,7 @@ import { env } from 'cloudflare:workers'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { TenantLimiter } from '../../worker/durable-objects/tenant-limiter.ts'
 import app from '../../worker/index.ts'
+import { claimRotation, getKey, releaseRotation } from '../../worker/tenancy/tenant-repository.ts'
 import { EDGE, callEdge, chatBody, withTimeout } from './support/edge-client.ts'
 import { admin, chatWith, createTenantWithKey, setLimits } from './support/admin-client.ts'
 import { SCENARIOS } from './support/scenarios.ts'
@@ -213,6 +214,65 @@ describe('keys', () => {
     const hard = await (await admin('POST', `/keys/${second.id}/rotate`)).json<{ key: string }>()
     expect((await models(second.key)).status).toBe(401)
     expect((await models(hard.key)).status).toBe(200)
+  })
+
+  it("gives the replacement the key's own expiry, and rotates a key only once", async () => {
+    const expiresAt = Math.floor(Date.now() / 1000) + 7 * 24 * 3600
+    const { key } = await createTenantWithKey({}, { expires_at: expiresAt })
+    const first = await admin('POST', `/keys/${key.id}/rotate`, { grace_seconds: 3600 })
+    expect(first.status).toBe(201)
+    const replacement = await first.json<{
+      id: string
+      key: string
+      expires_at: number
+      rotated_from: { replaced_by: string; expires_at: number }
+    }>()
+    // The grace period ends the old key only; the replacement keeps the week it was given.
+    expect(replacement.expires_at).toBe(expiresAt)
+    expect(replacement.rotated_from.replaced_by).toBe(replacement.id)
+    expect(replacement.rotated_from.expires_at).toBeLessThan(expiresAt)
+    // A retried rotation (the CLI run twice, say) must not mint a key that dies with the grace period.
+    const again = await admin('POST', `/keys/${key.id}/rotate`, { grace_seconds: 3600 })
+    expect(again.status).toBe(409)
+    expect(await again.json()).toMatchObject({
+      error: { code: 'key_rotated', message: expect.stringContaining(replacement.id) },
+    })
+    // Two rotations of the replacement at once: one wins, the other is refused.
+    const racing = await Promise.all(
+      [1, 2].map(() => admin('POST', `/keys/${replacement.id}/rotate`, { grace_seconds: 60 })),
+    )
+    expect(racing.map((res) => res.status).sort()).toEqual([201, 409])
+    const listed = await admin('GET', `/tenants/${key.tenant_id}/keys`)
+    const keys = (await listed.json<{ data: { id: string; replaced_by: string | null }[] }>()).data
+    expect(keys.filter((k) => k.replaced_by === null)).toHaveLength(1)
+    expect((await models(replacement.key)).status).toBe(200)
+  })
+
+  it('lets one rotation claim a key, whatever the interleaving', async () => {
+    const { key } = await createTenantWithKey()
+    // The check before the claim can pass in two requests at once; the claim itself is the guard.
+    expect(await claimRotation(env.DB, key.id, 'key_first')).toBe(true)
+    expect(await claimRotation(env.DB, key.id, 'key_second')).toBe(false)
+    await releaseRotation(env.DB, key.id, 'key_second') // not the holder: changes nothing
+    expect((await getKey(env.DB, key.id))?.replacedBy).toBe('key_first')
+    await releaseRotation(env.DB, key.id, 'key_first')
+    expect(await claimRotation(env.DB, key.id, 'key_third')).toBe(true)
+    const revoked = (await createTenantWithKey()).key
+    expect((await admin('DELETE', `/keys/${revoked.id}`)).status).toBe(200)
+    expect(await claimRotation(env.DB, revoked.id, 'key_fourth')).toBe(false)
+  })
+
+  it('refuses to rotate an expired key', async () => {
+    const expiresAt = Date.now() + 1_000
+    const { key } = await createTenantWithKey({}, { expires_at: new Date(expiresAt).toISOString() })
+    await withTimeout(
+      new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now()) + 20)),
+      3_000,
+      'expiry',
+    )
+    const res = await admin('POST', `/keys/${key.id}/rotate`)
+    expect(res.status).toBe(409)
+    expect(await res.json()).toMatchObject({ error: { code: 'key_expired' } })
   })
 
   it('imports a given key once (DEV_API_KEY) and refuses models the key may not use', async () => {

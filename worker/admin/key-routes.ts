@@ -2,7 +2,8 @@
  * @module
  * Admin routes on API keys: create (`POST /admin/tenants/{id}/keys`; the key is in this response only),
  * list, revoke (`DELETE /admin/keys/{keyId}`), rotate (`POST /admin/keys/{keyId}/rotate`: a new key with
- * the same settings; the old one is revoked, or expires after `grace_seconds`) and per-key limits
+ * the same settings and expiry; the old one is revoked, or expires after `grace_seconds`; a key is rotated
+ * once, and a revoked or expired key not at all, so no replacement is born expired) and per-key limits
  * (`PUT /admin/keys/{keyId}/limits`). D1 first, then the tenant's Durable Object reloads: a revoked key is
  * refused from the very next request on.
  */
@@ -13,7 +14,16 @@ import { GatewayError, NotFoundError } from '../errors.ts'
 import { generateApiKey, hashApiKey, publicPrefix } from '../tenancy/key-material.ts'
 import { applyLimitsPatch } from '../tenancy/limits.ts'
 import type { KeyRecord, NewKey } from '../tenancy/tenant-repository.ts'
-import { endKey, getKey, insertKey, listKeys, setKeyLimits } from '../tenancy/tenant-repository.ts'
+import {
+  claimRotation,
+  endKey,
+  getKey,
+  insertKey,
+  listKeys,
+  newKeyId,
+  releaseRotation,
+  setKeyLimits,
+} from '../tenancy/tenant-repository.ts'
 import { adminBody } from './admin-body.ts'
 import { createKeySchema, limitsPatchSchema, rotateKeySchema } from './admin-schemas.ts'
 import { keyJson } from './serialize.ts'
@@ -21,6 +31,8 @@ import { requireTenant } from './tenant-routes.ts'
 
 const KEY_EXISTS = { status: 409, type: 'invalid_request_error', code: 'key_exists' }
 const KEY_REVOKED = { status: 409, type: 'invalid_request_error', code: 'key_revoked' }
+const KEY_ROTATED = { status: 409, type: 'invalid_request_error', code: 'key_rotated' }
+const KEY_EXPIRED = { status: 409, type: 'invalid_request_error', code: 'key_expired' }
 
 export const tenantKeyRoutes = new Hono<AppEnv>()
 export const keyRoutes = new Hono<AppEnv>()
@@ -31,14 +43,18 @@ async function requireKey(db: D1Database, id: string): Promise<KeyRecord> {
   return key
 }
 
-/** Stores a key (generated unless `secret` is given) and returns it with its one-time secret. */
-async function issueKey(env: Bindings, fields: Omit<NewKey, 'hash' | 'prefix'>, secret?: string) {
-  const key = secret ?? generateApiKey()
-  const record = await insertKey(env.DB, {
-    ...fields,
-    hash: await hashApiKey(key),
-    prefix: publicPrefix(key),
-  })
+/**
+ * Stores a key (generated unless `secret` is given; its id chosen unless `id` is) and returns it with its
+ * one-time secret.
+ */
+async function issueKey(
+  env: Bindings,
+  fields: Omit<NewKey, 'hash' | 'prefix'>,
+  options: { secret?: string; id?: string } = {},
+) {
+  const key = options.secret ?? generateApiKey()
+  const hashed = { ...fields, hash: await hashApiKey(key), prefix: publicPrefix(key) }
+  const record = await insertKey(env.DB, hashed, options.id)
   if (!record)
     throw new GatewayError(KEY_EXISTS, 'This key is already registered.', { param: 'key' })
   await limiterFor(env.TENANT_LIMITER, fields.tenantId).reload()
@@ -55,7 +71,7 @@ tenantKeyRoutes.post('/:id/keys', async (c) => {
     limits: applyLimitsPatch({}, body.limits ?? {}),
     expiresAt: body.expires_at ?? null,
   }
-  return c.json(await issueKey(c.env, fields, body.key), 201)
+  return c.json(await issueKey(c.env, fields, { secret: body.key }), 201)
 })
 
 tenantKeyRoutes.get('/:id/keys', async (c) => {
@@ -71,20 +87,48 @@ keyRoutes.delete('/:keyId', async (c) => {
   return c.json(keyJson(await requireKey(c.env.DB, key.id)))
 })
 
+/** Throws the 409 that says why `key` cannot be rotated now, if it cannot. */
+function refuseRotation(key: KeyRecord, now: number): void {
+  if (key.revokedAt !== null) {
+    throw new GatewayError(KEY_REVOKED, 'A revoked key cannot be rotated.')
+  }
+  if (key.replacedBy !== null) {
+    const message = `This key was already rotated; rotate its replacement, ${key.replacedBy}.`
+    throw new GatewayError(KEY_ROTATED, message)
+  }
+  if (key.expiresAt !== null && key.expiresAt <= now) {
+    throw new GatewayError(
+      KEY_EXPIRED,
+      'An expired key cannot be rotated; issue a new key instead.',
+    )
+  }
+}
+
 keyRoutes.post('/:keyId/rotate', async (c) => {
   const old = await requireKey(c.env.DB, c.req.param('keyId'))
   const { grace_seconds: grace = 0 } = await adminBody(c, rotateKeySchema)
-  if (old.revokedAt !== null) {
-    throw new GatewayError(KEY_REVOKED, 'A revoked key cannot be rotated.')
-  }
   const now = Date.now()
-  const fresh = await issueKey(c.env, {
+  refuseRotation(old, now)
+  // Claimed in D1 before the replacement exists, so that of two concurrent rotations one is refused.
+  const replacementId = newKeyId()
+  if (!(await claimRotation(c.env.DB, old.id, replacementId))) {
+    refuseRotation(await requireKey(c.env.DB, old.id), now)
+    throw new GatewayError(KEY_ROTATED, 'This key is being rotated by another request.')
+  }
+  const fields = {
     tenantId: old.tenantId,
     name: old.name,
     allowedModels: old.allowedModels,
     limits: old.limits,
     expiresAt: old.expiresAt,
-  })
+  }
+  let fresh
+  try {
+    fresh = await issueKey(c.env, fields, { id: replacementId })
+  } catch (error) {
+    await releaseRotation(c.env.DB, old.id, replacementId)
+    throw error
+  }
   await endKey(
     c.env.DB,
     old.id,

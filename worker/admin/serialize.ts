@@ -37,5 +37,6 @@ export function keyJson(key: KeyRecord, now = Date.now()) {
     created_at: seconds(key.createdAt),
     expires_at: seconds(key.expiresAt),
     revoked_at: seconds(key.revokedAt),
+    replaced_by: key.replacedBy,
   }
 }

@@ -25,6 +25,8 @@ export interface KeyRecord {
   createdAt: number
   expiresAt: number | null
   revokedAt: number | null
+  /** The key issued in its place by a rotation; a key is rotated at most once. */
+  replacedBy: string | null
 }
 
 export interface NewKey {
@@ -54,10 +56,11 @@ interface KeyRow {
   created_at: number
   expires_at: number | null
   revoked_at: number | null
+  replaced_by: string | null
 }
 
 const KEY_COLUMNS =
-  'id, tenant_id, prefix, name, allowed_models, limits, created_at, expires_at, revoked_at'
+  'id, tenant_id, prefix, name, allowed_models, limits, created_at, expires_at, revoked_at, replaced_by'
 
 function toTenant(row: TenantRow): TenantRecord {
   return {
@@ -82,6 +85,7 @@ function toKey(row: KeyRow): KeyRecord {
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     revokedAt: row.revoked_at,
+    replacedBy: row.replaced_by,
   }
 }
 
@@ -116,9 +120,13 @@ export async function setTenantLimits(db: D1Database, id: string, limits: Tenant
 }
 
 /** Inserts a key; `null` when a key with the same hash already exists (an import of a known key). */
-export async function insertKey(db: D1Database, key: NewKey): Promise<KeyRecord | null> {
+export async function insertKey(
+  db: D1Database,
+  key: NewKey,
+  id = newId('key'),
+): Promise<KeyRecord | null> {
   const record: KeyRecord = {
-    id: newId('key'),
+    id,
     tenantId: key.tenantId,
     prefix: key.prefix,
     name: key.name,
@@ -127,6 +135,7 @@ export async function insertKey(db: D1Database, key: NewKey): Promise<KeyRecord 
     createdAt: Date.now(),
     expiresAt: key.expiresAt,
     revokedAt: null,
+    replacedBy: null,
   }
   const result = await db
     .prepare(
@@ -165,6 +174,31 @@ export async function listKeys(db: D1Database, tenantId: string): Promise<KeyRec
 }
 
 /** Sets `revoked_at` (keeps an earlier revocation time) and/or shortens `expires_at`. */
+/** A fresh key id, for a rotation that names the replacement before inserting it. */
+export const newKeyId = () => newId('key')
+
+/**
+ * Marks `id` as replaced by `replacementId`, only if it is not revoked and not replaced yet: `false` when
+ * another rotation (or a revocation) came first. Two concurrent rotations then cannot both succeed.
+ */
+export async function claimRotation(db: D1Database, id: string, replacementId: string) {
+  const result = await db
+    .prepare(
+      'UPDATE api_keys SET replaced_by = ? WHERE id = ? AND replaced_by IS NULL AND revoked_at IS NULL',
+    )
+    .bind(replacementId, id)
+    .run()
+  return result.meta.changes === 1
+}
+
+/** Undoes `claimRotation` when the replacement could not be stored. */
+export async function releaseRotation(db: D1Database, id: string, replacementId: string) {
+  await db
+    .prepare('UPDATE api_keys SET replaced_by = NULL WHERE id = ? AND replaced_by = ?')
+    .bind(id, replacementId)
+    .run()
+}
+
 export async function endKey(
   db: D1Database,
   id: string,
