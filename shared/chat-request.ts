@@ -107,7 +107,13 @@ const wireRequest = v.object({
     v.union([
       v.pipe(v.string(), v.maxLength(CHAT_LIMITS.maxStopLength)),
       v.pipe(
-        v.array(v.pipe(v.string(), v.nonEmpty(), v.maxLength(CHAT_LIMITS.maxStopLength))),
+        v.array(
+          v.pipe(
+            v.string(),
+            v.nonEmpty('must not be empty'),
+            v.maxLength(CHAT_LIMITS.maxStopLength),
+          ),
+        ),
         v.maxLength(
           CHAT_LIMITS.maxStopSequences,
           `must have at most ${CHAT_LIMITS.maxStopSequences} sequences`,
@@ -117,11 +123,29 @@ const wireRequest = v.object({
   ),
   presence_penalty: v.nullish(penalty),
   frequency_penalty: v.nullish(penalty),
-  n: v.nullish(v.pipe(v.number(), v.integer('must be an integer'), v.minValue(1), v.maxValue(1))),
+  // 1 is the only count served; 0 or less is an invalid value rather than an unsupported one.
+  n: v.nullish(
+    v.pipe(
+      v.number(),
+      v.integer('must be an integer'),
+      v.minValue(1, 'must be at least 1'),
+      v.maxValue(1),
+    ),
+  ),
   user: v.nullish(v.string()),
   logprobs: v.nullish(v.literal(false)),
   tools: v.nullish(v.pipe(v.array(v.unknown()), v.maxLength(0))),
   response_format: v.nullish(v.object({ type: v.literal('text') })),
+  // Accepted only where they change nothing, so that no request is silently served differently.
+  top_logprobs: v.nullish(v.literal(0)),
+  logit_bias: v.nullish(
+    v.pipe(
+      v.record(v.string(), v.number()),
+      v.check((bias) => Object.keys(bias).length === 0),
+    ),
+  ),
+  modalities: v.nullish(v.array(v.literal('text'))),
+  audio: v.nullish(v.null()),
 })
 
 export type WireChatRequest = v.InferOutput<typeof wireRequest>
@@ -160,7 +184,16 @@ export interface ChatRequestProblem {
   unsupported: boolean
 }
 
-const UNSUPPORTED_PARAMS = new Set(['n', 'logprobs', 'tools', 'response_format'])
+const UNSUPPORTED_PARAMS = new Set([
+  'n',
+  'logprobs',
+  'top_logprobs',
+  'tools',
+  'response_format',
+  'logit_bias',
+  'modalities',
+  'audio',
+])
 
 /**
  * Validates an already JSON-parsed body.
@@ -221,7 +254,9 @@ function describeIssue(first: v.BaseIssue<unknown> | undefined): ChatRequestProb
     param += typeof key === 'number' ? `[${key}]` : param ? `.${String(key)}` : String(key)
   }
   const top = String(issue.path?.[0]?.key ?? '')
-  if (UNSUPPORTED_PARAMS.has(top) && issue.input !== undefined) {
+  // `n: 0` is simply invalid; only a count above the one served is unsupported.
+  const invalidCount = top === 'n' && issue.type !== 'max_value'
+  if (UNSUPPORTED_PARAMS.has(top) && issue.input !== undefined && !invalidCount) {
     return {
       message: `'${top}' with this value is not supported by gemma-edge.`,
       param: top,

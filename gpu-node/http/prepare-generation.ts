@@ -2,7 +2,8 @@
  * @module
  * Turns a validated chat request into what the engine runs: the prompt's token ids (the folder's chat
  * template, then its tokenizer), completion tokens clamped exactly to what the context leaves, and sampling
- * parameters with the model's generation_config.json as defaults for what the client left unset.
+ * parameters with the model's generation_config.json as defaults for what the client left unset. Message
+ * text that spells one of the model's control tokens is refused (text/control-tokens.ts).
  */
 import type { ChatRequest, ChatRequestMessage } from '../../shared/chat-request.ts'
 import type { SequenceRequest } from '../engine/engine.ts'
@@ -73,11 +74,35 @@ export async function prepareGeneration(
   }
 }
 
+/** A 400 naming the text that spells a control token (a forged turn, or text passing for media). */
+function refuseControlTokens(messages: ChatRequestMessage[], tokenizer: ChatTokenizer): void {
+  messages.forEach((message, i) => {
+    const texts =
+      typeof message.content === 'string'
+        ? [{ text: message.content, param: `messages[${i}].content` }]
+        : message.content.flatMap((part, j) =>
+            part.type === 'text'
+              ? [{ text: part.text, param: `messages[${i}].content[${j}].text` }]
+              : [],
+          )
+    for (const { text, param } of texts) {
+      const token = tokenizer.controlTokens.find(text)
+      if (token === null) continue
+      throw new NodeError(
+        'invalid_request',
+        `The message text contains ${JSON.stringify(token.slice(0, 64))}, one of the model's control tokens, which cannot be sent as text.`,
+        { param },
+      )
+    }
+  })
+}
+
 /** The prompt's token ids; with images or audio, soft tokens expanded and the media preprocessed. */
 async function encodePrompt(
   messages: ChatRequestMessage[],
   context: PrepareContext,
 ): Promise<{ promptIds: number[]; media: MediaInput | null }> {
+  refuseControlTokens(messages, context.tokenizer)
   const { messages: templated, parts } = splitMedia(messages)
   const tokenizer = context.tokenizer
   if (parts.length === 0)

@@ -7,6 +7,7 @@
  */
 import { Template } from '@huggingface/jinja'
 import { Tokenizer } from '@huggingface/tokenizers'
+import { ControlTokenFinder } from './control-tokens.ts'
 import { readModelTextFiles } from './model-files.ts'
 import type { ModelTextFiles } from './model-files.ts'
 import { resolveSpecialTokens, tokenString } from './special-tokens.ts'
@@ -57,6 +58,15 @@ function templateTokens(files: ModelTextFiles, tokenizer: Tokenizer, special: Sp
   return vars
 }
 
+/** The strings of tokenizer.json's special added tokens: what the tokenizer reads as control tokens. */
+function specialAddedTokens(tokenizer: ModelTextFiles['tokenizer']): string[] {
+  const added = Array.isArray(tokenizer.added_tokens) ? (tokenizer.added_tokens as unknown[]) : []
+  return added.flatMap((entry) => {
+    const token = entry as { content?: unknown; special?: unknown }
+    return token.special === true && typeof token.content === 'string' ? [token.content] : []
+  })
+}
+
 function highestId(tokenizer: Tokenizer): number {
   let max = -1
   for (const id of tokenizer.get_vocab(true).values()) if (id > max) max = id
@@ -67,6 +77,8 @@ export class ChatTokenizer {
   readonly special: SpecialTokens
   /** Ids the tokenizer knows are `0 .. vocabSize - 1`; the model's logits row may be longer (padding). */
   readonly vocabSize: number
+  /** Finds control tokens spelled out in message text, which the prompt must not contain. */
+  readonly controlTokens: ControlTokenFinder
   readonly #tokenizer: Tokenizer
   readonly #template: Template
   readonly #templateTokens: Record<string, string>
@@ -75,6 +87,7 @@ export class ChatTokenizer {
     this.#tokenizer = new Tokenizer(files.tokenizer, files.tokenizerConfig)
     this.special = resolveSpecialTokens(files, (token) => this.#tokenizer.token_to_id(token))
     this.vocabSize = highestId(this.#tokenizer) + 1
+    this.controlTokens = new ControlTokenFinder(specialAddedTokens(files.tokenizer))
     try {
       this.#template = new Template(files.chatTemplate)
     } catch (error) {

@@ -55,6 +55,8 @@ describe('parseChatRequest', () => {
     [{ ...base, temperature: 3 }, 'temperature', /2/],
     [{ ...base, temperature: '1' }, 'temperature', /number/],
     [{ ...base, stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop', /at most 4/],
+    [{ ...base, stop: [''] }, 'stop[0]', /must not be empty/],
+    [{ ...base, n: 0 }, 'n', /at least 1/],
     [{ messages: base.messages }, 'model', /required/],
   ])('names the offending field (%#)', (body, param, message) => {
     const p = problem(body)
@@ -64,11 +66,25 @@ describe('parseChatRequest', () => {
   })
 
   it('marks valid OpenAI parameters that gemma-edge does not implement', () => {
-    for (const extra of [{ n: 2 }, { logprobs: true }, { tools: [{ type: 'function' }] }]) {
+    const extras = [
+      { n: 2 },
+      { logprobs: true },
+      { top_logprobs: 3 },
+      { tools: [{ type: 'function' }] },
+      { logit_bias: { '5': 1 } },
+      { modalities: ['text', 'audio'] },
+      { audio: { voice: 'alloy', format: 'wav' } },
+    ]
+    for (const extra of extras) {
       const p = problem({ ...base, ...extra })
       expect(p.unsupported).toBe(true)
       expect(p.param).toBe(Object.keys(extra)[0])
     }
+  })
+
+  it('accepts those parameters where they change nothing', () => {
+    const neutral = { n: 1, logprobs: false, top_logprobs: 0, logit_bias: {}, modalities: ['text'] }
+    expect(parseChatRequest({ ...base, ...neutral, audio: null }).ok).toBe(true)
   })
 
   it('refuses a body that is not an object', () => {
