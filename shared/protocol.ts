@@ -7,6 +7,11 @@
 /** The model id clients send and `/v1/models` lists. */
 export const MODEL_ID = 'gemma-3n-e2b-it'
 
+/** Model ids are compared case-insensitively: `gemma-3n-E2B-it` (Google's spelling) is the same model. */
+export function isServedModel(model: string): boolean {
+  return model.toLowerCase() === MODEL_ID
+}
+
 /** Gemma 3n's context window in tokens (prompt + completion). */
 export const MODEL_CONTEXT_TOKENS = 32_768
 

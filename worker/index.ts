@@ -22,7 +22,7 @@ import { playgroundApp } from './playground/playground-app.ts'
 import { chatCompletions } from './routes/chat-completions.ts'
 import { health } from './routes/health.ts'
 import { internalHeartbeat } from './routes/internal-heartbeat.ts'
-import { models } from './routes/models.ts'
+import { model, models } from './routes/models.ts'
 import { usage } from './routes/usage.ts'
 import { createHashedKeyStore } from './tenancy/hashed-key-store.ts'
 
@@ -78,6 +78,8 @@ app.post(chatPath, jsonBody({ maxBytes: CHAT_LIMITS.maxBodyBytes }), chatComplet
 app.all(chatPath, onlyAllow('POST'))
 app.get('/v1/models', models)
 app.all('/v1/models', onlyAllow('GET', 'HEAD'))
+app.get('/v1/models/:model', model)
+app.all('/v1/models/:model', onlyAllow('GET', 'HEAD'))
 app.get('/v1/usage', usage)
 app.all('/v1/usage', onlyAllow('GET', 'HEAD'))
 

@@ -31,6 +31,15 @@ async function nodeRunning(): Promise<number> {
 }
 
 describe('the stack through the official OpenAI client', () => {
+  it('lists and retrieves the model', async () => {
+    const listed = []
+    for await (const card of client.models.list()) listed.push(card)
+    expect(listed.map((card) => card.id)).toEqual([MODEL])
+    expect((await client.models.retrieve(MODEL)).id).toBe(MODEL)
+    const missing = await client.models.retrieve('gpt-4o').catch((e: unknown) => e)
+    expect(missing).toBeInstanceOf(OpenAI.NotFoundError)
+  })
+
   it('completes without streaming, with exact usage', async () => {
     const completion = await client.chat.completions.create({
       model: MODEL,

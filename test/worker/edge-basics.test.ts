@@ -99,6 +99,7 @@ describe('routes', () => {
   it.each([
     ['GET', '/v1/chat/completions', 'POST'],
     ['DELETE', '/v1/models', 'GET, HEAD'],
+    ['DELETE', '/v1/models/gemma-3n-e2b-it', 'GET, HEAD'],
     ['POST', '/health', 'GET, HEAD'],
   ])('answers %s %s with 405 and allow: %s', async (method, path, allow) => {
     const res = await callEdge(path, { method, headers: auth })
@@ -159,6 +160,22 @@ describe('GET /v1/models', () => {
           },
         },
       ],
+    })
+  })
+
+  it('retrieves the model by id, in any case, and 404s any other id', async () => {
+    const listed = await (
+      await callEdge('/v1/models', { headers: auth })
+    ).json<{ data: unknown[] }>()
+    for (const id of ['gemma-3n-e2b-it', 'gemma-3n-E2B-it']) {
+      const res = await callEdge(`/v1/models/${id}`, { headers: auth })
+      expect(res.status).toBe(200)
+      expect(await res.json()).toEqual(listed.data[0])
+    }
+    const unknown = await callEdge('/v1/models/gpt-4o', { headers: auth })
+    expect(unknown.status).toBe(404)
+    expect(await unknown.json()).toMatchObject({
+      error: { type: 'invalid_request_error', code: 'model_not_found', param: 'model' },
     })
   })
 

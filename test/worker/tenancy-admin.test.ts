@@ -285,6 +285,13 @@ describe('keys', () => {
     const res = await callEdge(chatWith(dev, body))
     expect(res.status).toBe(403)
     expect(await res.json()).toMatchObject({ error: { code: 'model_not_allowed', param: 'model' } })
+    // What the key may not use, it does not see either.
+    const listed = await models(dev)
+    expect(listed.status).toBe(200)
+    expect(await listed.json()).toEqual({ object: 'list', data: [] })
+    const headers = { authorization: `Bearer ${dev}` }
+    const retrieved = await callEdge('/v1/models/gemma-3n-e2b-it', { headers })
+    expect(retrieved.status).toBe(404)
   })
 })
 

@@ -8,7 +8,7 @@
  */
 import type { ChatRequest } from '../../shared/chat-request.ts'
 import { parseChatRequest } from '../../shared/chat-request.ts'
-import { MODEL_ID } from '../../shared/protocol.ts'
+import { MODEL_ID, isServedModel } from '../../shared/protocol.ts'
 import { BadRequestError, NotFoundError } from '../errors.ts'
 import { countMediaParts, shapeMessages } from '../media/shape-messages.ts'
 import type { MediaShapingOptions, MediaStats } from '../media/shape-messages.ts'
@@ -30,11 +30,6 @@ export interface ValidatedChat {
   nodeBody: Record<string, unknown>
   /** Media parts and their bytes as received and as forwarded. */
   media: MediaStats
-}
-
-/** Model ids are compared case-insensitively: `gemma-3n-E2B-it` (Google's spelling) is the same model. */
-function isServedModel(model: string): boolean {
-  return model.toLowerCase() === MODEL_ID
 }
 
 /**

@@ -1,20 +1,27 @@
 /**
  * @module
- * `GET /v1/models`: the one served model, as OpenAI lists models. The `gemma_edge` block says whether the
- * node serves random contract weights; it is learned from a node's `/health` and omitted when no node answers
- * (the list itself does not depend on a node being up).
+ * `GET /v1/models` and `GET /v1/models/{model}`: the one served model, as OpenAI lists and retrieves
+ * models, and only for a key that may use it (its `allowed_models`): what a key sees is what it can call.
+ * The `gemma_edge` block says whether the node serves random contract weights; it is learned from a node's
+ * `/health` and omitted when no node answers (the list itself does not depend on a node being up).
  */
 import type { Context } from 'hono'
 import type { ModelCard } from '../../shared/openai.ts'
-import { MODEL_CONTEXT_TOKENS, MODEL_ID } from '../../shared/protocol.ts'
+import { MODEL_CONTEXT_TOKENS, MODEL_ID, isServedModel } from '../../shared/protocol.ts'
 import type { AppEnv } from '../env.ts'
+import { NotFoundError } from '../errors.ts'
 import { probeFleet } from '../routing/node-health.ts'
 
 /** Gemma 3n's public release, 2025-06-26T00:00:00Z: a stable `created` for the model card. */
 export const MODEL_CREATED = 1_750_896_000
 
-/** The route handler; mounted after `apiKeyAuth`. */
-export async function models(c: Context<AppEnv>): Promise<Response> {
+/** Whether the request's key may use the served model (compared as the chat route compares). */
+function keyMayUseModel(c: Context<AppEnv>): boolean {
+  const allowed = c.get('tenant').allowedModels
+  return allowed === null || allowed.some(isServedModel)
+}
+
+async function modelCard(c: Context<AppEnv>): Promise<ModelCard> {
   const card: ModelCard = {
     id: MODEL_ID,
     object: 'model',
@@ -29,5 +36,23 @@ export async function models(c: Context<AppEnv>): Promise<Response> {
       context_length: MODEL_CONTEXT_TOKENS,
     }
   }
-  return c.json({ object: 'list', data: [card] })
+  return card
+}
+
+/** `GET /v1/models`; mounted after `apiKeyAuth`. */
+export async function models(c: Context<AppEnv>): Promise<Response> {
+  return c.json({ object: 'list', data: keyMayUseModel(c) ? [await modelCard(c)] : [] })
+}
+
+/** `GET /v1/models/{model}` (the SDK's `models.retrieve`); mounted after `apiKeyAuth`. */
+export async function model(c: Context<AppEnv>): Promise<Response> {
+  const id = c.req.param('model') ?? ''
+  if (!isServedModel(id) || !keyMayUseModel(c)) {
+    throw new NotFoundError(
+      `The model '${id.slice(0, 100)}' does not exist or you do not have access to it.`,
+      'model_not_found',
+      'model',
+    )
+  }
+  return c.json(await modelCard(c))
 }

@@ -17,6 +17,8 @@ export interface Tenant {
   name: string
   /** The key's id (public; e.g. `key_…`), for usage records and per-key limits. */
   keyId: string
+  /** The models the key may use (its `allowed_models`); `null`: every served model. */
+  allowedModels: string[] | null
   /** The tenant's limit state when the key was checked, for the rate-limit headers. */
   rateSnapshot: RateSnapshot
 }
@@ -34,6 +36,7 @@ export function tenantOf(grant: KeyGrant): Tenant {
     id: grant.tenantId,
     name: grant.tenantName,
     keyId: grant.keyId,
+    allowedModels: grant.allowedModels,
     rateSnapshot: grant.snapshot,
   }
 }
