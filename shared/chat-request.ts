@@ -7,6 +7,7 @@
  * valibot is used for its small, tree-shaken footprint in the Worker bundle.
  */
 import * as v from 'valibot'
+import { briefly } from './errors.ts'
 
 /** Limits that protect both sides; the edge also caps the raw body size before parsing. */
 export const CHAT_LIMITS = {
@@ -281,5 +282,5 @@ function deepest(issue: v.BaseIssue<unknown>): v.BaseIssue<unknown> {
 function describeProblem(issue: v.BaseIssue<unknown>): string {
   // Custom messages ('must not be empty') read as they are; valibot's own say what was expected.
   if (issue.kind === 'validation' && !issue.message.startsWith('Invalid')) return issue.message
-  return `is invalid: expected ${issue.expected ?? 'a different value'}, got ${issue.received}`
+  return `is invalid: expected ${issue.expected ?? 'a different value'}, got ${briefly(issue.received)}`
 }

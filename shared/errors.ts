@@ -69,6 +69,15 @@ export function errorBody(
   return { error: { message, type, param, code } }
 }
 
+/**
+ * A value quoted in an error message, cut to `max` characters: an error body must not echo a whole
+ * megabyte data URL back to a phone.
+ * @example `got ${briefly(issue.received)}`
+ */
+export function briefly(text: string, max = 80): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`
+}
+
 /** True when `value` looks like an OpenAI error body (used on relayed node responses and SSE frames). */
 export function isErrorBody(value: unknown): value is ErrorBody {
   if (typeof value !== 'object' || value === null || !('error' in value)) return false

@@ -83,6 +83,11 @@ describe('malformed admin bodies', () => {
     expect(await past.json()).toMatchObject({
       error: { param: 'expires_at', message: expect.stringContaining('future') },
     })
+    // A date without a time is a string, but not the date-time asked for: say that, not "number | string".
+    const dateOnly = await admin('POST', `/tenants/${tenantId}/keys`, { expires_at: '2027-01-01' })
+    expect(await dateOnly.json()).toMatchObject({
+      error: { param: 'expires_at', message: expect.stringContaining('ISO 8601 date-time') },
+    })
     const broken = await callEdge('/admin/tenants', {
       method: 'POST',
       headers: { authorization: `Bearer ${testEnv.ADMIN_TOKEN}` },

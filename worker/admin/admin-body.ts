@@ -7,6 +7,7 @@
 import type { Context } from 'hono'
 import * as v from 'valibot'
 import type { AppEnv } from '../env.ts'
+import { briefly } from '../../shared/errors.ts'
 import { BadRequestError, PayloadTooLargeError } from '../errors.ts'
 
 const MAX_BODY_BYTES = 64 * 1024
@@ -29,7 +30,10 @@ function problem(issue: v.BaseIssue<unknown>): string {
   if (issue.expected === 'never') return 'is not a known field'
   if (issue.input === undefined) return 'is required'
   if (issue.kind === 'validation') return issue.message
-  return `must be ${issue.expected ?? 'something else'} (got ${issue.received})`
+  // A union (Unix seconds or a date-time): the branch that got as far as a check says what is wrong.
+  const check = issue.issues?.find((inner) => inner.kind === 'validation')
+  if (check) return check.message
+  return `must be ${issue.expected ?? 'something else'} (got ${briefly(issue.received)})`
 }
 
 /**

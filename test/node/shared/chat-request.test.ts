@@ -82,6 +82,17 @@ describe('parseChatRequest', () => {
     }
   })
 
+  it('quotes a wrong value briefly, however large it is', () => {
+    const url = `data:image/png;base64,${'A'.repeat(3_000_000)}`
+    const p = problem({
+      ...base,
+      messages: [{ role: 'user', content: [{ type: 'image_url', image_url: url }] }],
+    })
+    expect(p.param).toBe('messages[0].content[0].image_url')
+    expect(p.message.length).toBeLessThan(300)
+    expect(p.message).toMatch(/… \(3000024 characters\)/)
+  })
+
   it('accepts those parameters where they change nothing', () => {
     const neutral = { n: 1, logprobs: false, top_logprobs: 0, logit_bias: {}, modalities: ['text'] }
     expect(parseChatRequest({ ...base, ...neutral, audio: null }).ok).toBe(true)

@@ -77,6 +77,11 @@ const CASES: Array<[string, () => Promise<string>, RegExp]> = [
     /corrupt|truncated|decoded/,
   ],
   ['a plain http URL', async () => 'http://example.com/cat.jpg', /only https/],
+  [
+    'a file URL, by its scheme',
+    async () => 'file:///etc/passwd',
+    /cannot fetch a file: URL: only https/,
+  ],
 ]
 
 describe.each([

@@ -37,7 +37,11 @@ export async function fetchImage(
   let current = parseUrl(url)
   for (let hop = 0; ; hop++) {
     const refusal = refuseImageUrl(current)
-    if (refusal) throw new MediaInputError(`cannot fetch ${current.origin}: ${refusal}`)
+    if (refusal) {
+      // A file: or data-less URL has no origin to name ("null"): name its scheme instead.
+      const where = current.origin === 'null' ? `a ${current.protocol} URL` : current.origin
+      throw new MediaInputError(`cannot fetch ${where}: ${refusal}`)
+    }
     const response = await send(doFetch, current, signal)
     if (REDIRECTS.has(response.status)) {
       await response.body?.cancel()
