@@ -13,6 +13,7 @@ import type { MediaInput } from '../model/runner-types.ts'
 import { ChatTemplateError } from '../text/chat-tokenizer.ts'
 import type { ChatTokenizer } from '../text/chat-tokenizer.ts'
 import type { SamplingParams } from '../text/sampler.ts'
+import { foldSystemMessages } from '../text/system-prompt.ts'
 import { NodeError } from './errors.ts'
 import { preprocessParts, splitMedia } from './media-parts.ts'
 
@@ -103,7 +104,16 @@ async function encodePrompt(
   context: PrepareContext,
 ): Promise<{ promptIds: number[]; media: MediaInput | null }> {
   refuseControlTokens(messages, context.tokenizer)
-  const { messages: templated, parts } = splitMedia(messages)
+  const { messages: split, parts } = splitMedia(messages)
+  const folded = foldSystemMessages(split)
+  if (!folded.ok) {
+    throw new NodeError(
+      'invalid_request',
+      'A system message can only open the conversation: this model has no system turn after the first user turn.',
+      { param: `messages[${folded.misplaced}].role` },
+    )
+  }
+  const templated = folded.messages
   const tokenizer = context.tokenizer
   if (parts.length === 0)
     return { promptIds: render(() => tokenizer.encodeChat(templated, GENERATE)), media: null }

@@ -251,6 +251,27 @@ describe('GPU node HTTP', () => {
     expect((await post({ ...chat(), messages: lookalike })).status).toBe(200)
   })
 
+  it('takes several opening system messages as one system prompt, and names a late one', async () => {
+    const user = { role: 'user', content: 'Tell me a story.' }
+    const several = [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'developer', content: [{ type: 'text', text: 'Answer in French.' }] },
+      user,
+    ]
+    const joined = [{ role: 'system', content: 'Be brief.\n\nAnswer in French.' }, user]
+    const [a, b] = await Promise.all(
+      [several, joined].map(async (messages) => post({ ...chat(), messages })),
+    )
+    expect(a!.status).toBe(200)
+    const [fromSeveral, fromJoined] = await Promise.all([json(a!), json(b!)])
+    expect(fromSeveral.usage.prompt_tokens).toBe(fromJoined.usage.prompt_tokens)
+    expect(fromSeveral.choices[0].message.content).toBe(fromJoined.choices[0].message.content)
+    const late = [user, { role: 'assistant', content: 'Once.' }, { role: 'system', content: 'x' }]
+    const refused = await post({ ...chat(), messages: [...late, user] })
+    expect(refused.status).toBe(400)
+    expect((await json(refused)).error).toMatchObject({ param: 'messages[2].role' })
+  })
+
   it('refuses a prompt longer than the context', async () => {
     const long = 'word '.repeat(40_000)
     const response = await post({ ...chat(), messages: [{ role: 'user', content: long }] })
