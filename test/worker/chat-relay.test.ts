@@ -56,6 +56,23 @@ afterEach(() => {
   vi.restoreAllMocks()
 })
 
+/** The usage record of request `id` in D1, once the tenant's Durable Object has flushed it. */
+function usageRecord(id: string): Promise<Record<string, unknown> & { completion_tokens: number }> {
+  const find = async () => {
+    for (;;) {
+      const { results } = await env.DB.prepare(
+        'SELECT status, outcome, completion_tokens FROM usage_records WHERE request_id = ?',
+      )
+        .bind(id)
+        .all<Record<string, unknown> & { completion_tokens: number }>()
+      if (results.length > 1) throw new Error(`${results.length} usage records for ${id}`)
+      if (results[0]) return results[0]
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+  return withTimeout(find(), 5_000, 'usage record')
+}
+
 /** The request log line of request `id`, once it is written (streams write theirs when they end). */
 function requestLogLine(log: MockInstance<typeof console.log>, id: string): Promise<string> {
   const line = async () => {
@@ -242,6 +259,10 @@ describe('client disconnect', () => {
     const line = JSON.parse(await requestLogLine(log, id))
     expect(line).toMatchObject({ status: 499, ending: 'cancelled' })
     expect(line.completion_tokens).toBeGreaterThan(0)
+    // Settled once, with what the node reported generating: the record the tenant is billed by.
+    const record = await usageRecord(id)
+    expect(record).toMatchObject({ status: 499, outcome: 'cancelled' })
+    expect(record.completion_tokens).toBe(line.completion_tokens)
   })
 
   it('ends a stream as cancelled, not as a node failure, when the signal comes first', async () => {

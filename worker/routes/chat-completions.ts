@@ -14,7 +14,7 @@
 import type { Context } from 'hono'
 import type { Usage } from '../../shared/openai.ts'
 import { reserveChat } from '../budget/chat-reservation.ts'
-import type { ChatReservation } from '../budget/chat-reservation.ts'
+import type { ChatReservation, Settlement } from '../budget/chat-reservation.ts'
 import { checkChat, shapeChat } from '../chat/validate-chat.ts'
 import type { Charge } from '../durable-objects/limiter-types.ts'
 import type { Lease } from '../durable-objects/node-registry.ts'
@@ -90,60 +90,106 @@ export async function chatCompletions(c: Context<AppEnv>): Promise<Response> {
     c.executionCtx.waitUntil(dropLease(c.env, firstLease))
     throw error
   }
-  const started = Date.now()
-  let ttftMs: number | null = null
+  const timing = new FirstTokenTiming()
   const routed = await routeOrRelease(
     c,
     reservation,
     { ...nodeBody, max_completion_tokens: reservation.completionTokens },
     firstLease,
   )
-  const onFirstToken = () => (ttftMs = Date.now() - started)
-  const headers = { 'x-request-id': c.get('requestId'), [NODE_ID_HEADER]: routed.node.id }
+  const answer = { routed, reservation, timing }
+  return request.stream ? streamAnswer(c, answer, request.includeUsage) : completeAnswer(c, answer)
+}
 
-  if (!request.stream) {
-    const seen: { usage: Usage | null } = { usage: null }
-    const signal = c.req.raw.signal
-    let completion
-    try {
-      completion = await aggregateCompletion(routed.stream, { seen, onFirstToken, signal })
-    } catch (error) {
-      const status = toGatewayError(error).status
-      const gone = error instanceof ClientClosedError
-      const outcome = gone ? 'cancelled' : 'node_error'
-      const settled = { charge: chargeFor(seen.usage), status, outcome, ttftMs }
-      // A node that reported an error is alive; a stream that broke counts against the node.
-      const result = gone ? 'neutral' : error instanceof NodeReportedError ? 'ok' : 'failure'
-      c.executionCtx.waitUntil(Promise.all([reservation.settle(settled), routed.release(result)]))
-      if (gone) c.set('outcome', Promise.resolve({ ending: 'cancelled', usage: seen.usage }))
+/** Times the first token from the moment the node is asked (the usage record's TTFT). */
+class FirstTokenTiming {
+  readonly #started = Date.now()
+  ms: number | null = null
+  readonly onFirstToken = () => (this.ms = Date.now() - this.#started)
+}
+
+interface Answer {
+  routed: RoutedStream
+  reservation: ChatReservation
+  timing: FirstTokenTiming
+}
+
+/**
+ * A non-streaming client: the node's stream read to its end into one completion. A client that leaves is
+ * settled from the abort event itself, with the usage seen so far: Cloudflare documents an abort listener
+ * as the place for such cleanup, and does not promise that the handler itself resumes once its client is
+ * gone.
+ */
+async function completeAnswer(c: Context<AppEnv>, answer: Answer): Promise<Response> {
+  const { routed, reservation, timing } = answer
+  const seen: { usage: Usage | null } = { usage: null }
+  const signal = c.req.raw.signal
+  let settled = false
+  const settle = (settlement: Settlement, result: AttemptResult) => {
+    if (settled) return
+    settled = true
+    c.executionCtx.waitUntil(Promise.all([reservation.settle(settlement), routed.release(result)]))
+  }
+  const clientGone = () => {
+    const charge = chargeFor(seen.usage)
+    settle({ charge, status: 499, outcome: 'cancelled', ttftMs: timing.ms }, 'neutral')
+  }
+  signal.addEventListener('abort', clientGone, { once: true })
+  let completion
+  try {
+    completion = await aggregateCompletion(routed.stream, {
+      seen,
+      onFirstToken: timing.onFirstToken,
+      signal,
+    })
+  } catch (error) {
+    if (error instanceof ClientClosedError) {
+      clientGone()
+      c.set('outcome', Promise.resolve({ ending: 'cancelled', usage: seen.usage }))
       throw error
     }
-    const charge = chargeFor(completion.usage)
-    c.executionCtx.waitUntil(
-      Promise.all([
-        reservation.settle({ charge, status: 200, outcome: 'done', ttftMs }),
-        routed.release('ok'),
-      ]),
-    )
-    c.set('outcome', Promise.resolve({ ending: 'done', usage: completion.usage }))
-    return c.json(completion, 200, { [NODE_ID_HEADER]: routed.node.id })
+    const status = toGatewayError(error).status
+    const charge = chargeFor(seen.usage)
+    // A node that reported an error is alive; a stream that broke counts against the node.
+    const result = error instanceof NodeReportedError ? 'ok' : 'failure'
+    settle({ charge, status, outcome: 'node_error', ttftMs: timing.ms }, result)
+    throw error
+  } finally {
+    signal.removeEventListener('abort', clientGone)
   }
+  const charge = chargeFor(completion.usage)
+  settle({ charge, status: 200, outcome: 'done', ttftMs: timing.ms }, 'ok')
+  c.set('outcome', Promise.resolve({ ending: 'done', usage: completion.usage }))
+  return c.json(completion, 200, { [NODE_ID_HEADER]: routed.node.id })
+}
 
+/** A streaming client: the node's stream relayed, and settled when it ends however it ends. */
+function streamAnswer(c: Context<AppEnv>, answer: Answer, includeUsage: boolean): Response {
+  const { routed, reservation, timing } = answer
   const relay = relayNodeStream(routed.stream, {
-    includeUsage: request.includeUsage,
-    onFirstToken,
+    includeUsage,
+    onFirstToken: timing.onFirstToken,
     signal: c.req.raw.signal,
   })
   c.set('outcome', relay.outcome)
   c.executionCtx.waitUntil(
     relay.outcome.then(({ ending, usage }) =>
       Promise.all([
-        reservation.settle({ charge: chargeFor(usage), status: 200, outcome: ending, ttftMs }),
+        reservation.settle({
+          charge: chargeFor(usage),
+          status: 200,
+          outcome: ending,
+          ttftMs: timing.ms,
+        }),
         routed.release(attemptResult(ending)),
       ]),
     ),
   )
-  return new Response(relay.body, {
-    headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...headers },
-  })
+  const headers = {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    'x-request-id': c.get('requestId'),
+    [NODE_ID_HEADER]: routed.node.id,
+  }
+  return new Response(relay.body, { headers })
 }

@@ -4,8 +4,8 @@
  * stream, so usage is observed the same way for both kinds of client). A node error frame becomes that error
  * with its matching status; a stream that ends or breaks before `[DONE]`, or lacks usage or a finish reason,
  * is a 502, a node silent for `silenceLimitMs` a 504. A client that goes away (`signal`) stops the reading
- * and closes the node's body, which frees its slot: a `ClientClosedError`. `seen.usage` receives the last
- * usage the node reported, also when this throws.
+ * and closes the node's body, which frees its slot: a `ClientClosedError`. `seen.usage` follows the last
+ * usage the node reported as each chunk arrives, so it holds what was generated also when this throws.
  */
 import { isErrorBody } from '../../shared/errors.ts'
 import type {
@@ -32,7 +32,8 @@ interface Draft {
   watchFirstToken: (chunk: unknown) => void
   content: string
   finishReason: FinishReason | null
-  usage: Usage | null
+  /** The node's running usage (continuous usage), shared with the caller's `seen`. */
+  seen: { usage: Usage | null }
   done: boolean
 }
 
@@ -53,7 +54,7 @@ function apply(draft: Draft, event: SSEEvent): void {
   const chunk = payload as ChatCompletionChunk
   draft.first ??= chunk
   draft.watchFirstToken(chunk)
-  if (chunk.usage) draft.usage = chunk.usage
+  if (chunk.usage) draft.seen.usage = chunk.usage
   for (const choice of chunk.choices ?? []) {
     if (choice.index !== 0) continue
     draft.content += choice.delta?.content ?? ''
@@ -105,7 +106,7 @@ async function readEvents(
 }
 
 export interface AggregateOptions {
-  /** Receives the last usage the node reported, also when the aggregation throws. */
+  /** Follows the last usage the node reported, chunk by chunk (the count so far if this throws). */
   seen?: { usage: Usage | null }
   /** Called once, when the first chunk with generated text arrives (the usage record's TTFT). */
   onFirstToken?: () => void
@@ -129,18 +130,14 @@ export async function aggregateCompletion(
     watchFirstToken: watchFirstToken(options.onFirstToken),
     content: '',
     finishReason: null,
-    usage: null,
+    seen: options.seen ?? { usage: null },
     done: false,
   }
-  try {
-    const silenceLimitMs = options.silenceLimitMs ?? RELAY_SILENCE_LIMIT_MS
-    await readEvents(source, draft, silenceLimitMs, options.signal)
-  } finally {
-    // The node's running usage (continuous usage), so a failed stream is charged what was generated.
-    if (options.seen) options.seen.usage = draft.usage
-  }
+  const silenceLimitMs = options.silenceLimitMs ?? RELAY_SILENCE_LIMIT_MS
+  await readEvents(source, draft, silenceLimitMs, options.signal)
   if (options.signal?.aborted && !draft.done) throw new ClientClosedError()
-  const { first, finishReason, usage } = draft
+  const { first, finishReason } = draft
+  const usage = draft.seen.usage
   if (!draft.done) throw new UpstreamError('The GPU node stream ended before it was complete.')
   if (!first || !finishReason || !usage) {
     throw new UpstreamError('The GPU node stream lacked a finish reason or usage.')
