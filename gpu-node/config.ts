@@ -146,13 +146,20 @@ function heartbeatConfig(env: NodeJS.ProcessEnv, host: string, port: number) {
 
 /** A flat JSON object of the same variable names; anything else is refused by name. */
 function readConfigFile(path: string): Record<string, string> {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new ConfigError(`GPU_NODE_CONFIG=${path} cannot be read: ${(error as Error).message}`)
+  }
   let parsed: unknown
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'))
+    parsed = JSON.parse(text)
   } catch (error) {
-    throw new ConfigError(
-      `GPU_NODE_CONFIG=${path} cannot be read as JSON: ${(error as Error).message}`,
-    )
+    // V8 quotes the text around the error, and the file holds the secret: give only where it is.
+    const at = /position (\d+)/.exec((error as Error).message)?.[1]
+    const where = at === undefined ? '' : ` (at character ${at})`
+    throw new ConfigError(`GPU_NODE_CONFIG=${path} is not valid JSON${where}.`)
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new ConfigError(`GPU_NODE_CONFIG=${path} must hold a JSON object of settings.`)

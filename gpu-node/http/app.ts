@@ -60,7 +60,10 @@ export function createApp(deps: AppDeps): Hono {
   )
   app.onError((error, c) => {
     const nodeError = asNodeError(error)
-    if (nodeError.status >= 500) {
+    if (nodeError.kind === 'overloaded') {
+      // Load shedding (a full queue, a drain) is the node working as configured: one line, no stack.
+      deps.log({ level: 'warn', requestId: c.get('requestId'), error: nodeError.message })
+    } else if (nodeError.status >= 500) {
       deps.log({
         level: 'error',
         requestId: c.get('requestId'),

@@ -51,7 +51,7 @@ export const chatCompletions = (deps: ChatRouteDeps) =>
       request.includeUsage,
       continuous,
     )
-    if (!request.stream) return c.json(await collect(events, response))
+    if (!request.stream) return c.json(await collect(events, response, cancel.signal))
     c.header('content-type', 'text/event-stream')
     c.header('cache-control', 'no-cache')
     return stream(c, async (out) => {
@@ -128,11 +128,19 @@ function startGeneration(
   }
 }
 
-async function collect(events: AsyncIterable<GenerationEvent>, identity: ResponseIdentity) {
+/** A non-streamed completion; `cancelled` is the client's signal (an abort without it is a shutdown). */
+async function collect(
+  events: AsyncIterable<GenerationEvent>,
+  identity: ResponseIdentity,
+  cancelled: AbortSignal,
+) {
   let content = ''
   for await (const event of events) {
     if (event.type === 'text') content += event.text
-    else if (event.reason === 'abort') throw shutdownError()
+    else if (event.reason === 'abort') {
+      if (cancelled.aborted) throw new NodeError('client_closed', 'The client closed the request.')
+      throw shutdownError()
+    }
     else return completion(identity, content, event.reason, event.usage satisfies GenerationUsage)
   }
   throw new NodeError('internal', 'The generation ended without a result.')

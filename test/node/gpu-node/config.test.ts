@@ -82,7 +82,7 @@ describe('GPU node configuration', () => {
   it.each([
     ['unknown.json', JSON.stringify({ GPU_NODE_PORTS: 1 }), /unknown setting "GPU_NODE_PORTS"/],
     ['array.json', '[1]', /must hold a JSON object/],
-    ['broken.json', '{"GPU_NODE_PORT":', /cannot be read as JSON/],
+    ['broken.json', '{"GPU_NODE_PORT":', /is not valid JSON/],
     [
       'nested.json',
       JSON.stringify({ GPU_NODE_PORT: { value: 1 } }),
@@ -91,6 +91,20 @@ describe('GPU node configuration', () => {
   ])('refuses a bad config file (%s)', async (name, content, message) => {
     const path = await file(name, content)
     expect(() => loadConfig({ GPU_NODE_CONFIG: path })).toThrow(message)
+  })
+
+  it('does not quote a broken config file, which may hold the secret', async () => {
+    const path = await file('secret.json', '{"GPU_NODE_SECRET": TopSecretValue-XYZ-987}')
+    const error = (() => {
+      try {
+        loadConfig({ GPU_NODE_CONFIG: path })
+      } catch (caught) {
+        return caught as Error
+      }
+      throw new Error('loadConfig accepted a broken file')
+    })()
+    expect(error.message).toMatch(/is not valid JSON/)
+    expect(error.message).not.toMatch(/TopSecret|Secret/)
   })
 
   it('refuses a missing config file', () => {
