@@ -71,15 +71,22 @@ try {
       .join('\n'),
   )
   let stopping = false
+  let forced = false
   const stop = async (signal: string): Promise<void> => {
     if (stopping) {
+      // Now, but not by exiting under the runner thread: a process that exits while onnxruntime is
+      // inside a session call, or while its thread tears down, aborts natively (SIGABRT). The drain is
+      // cut short and the first stop exits once the runner has closed.
       console.log(`${signal} again: stopping now`)
-      process.exit(1)
+      forced = true
+      setTimeout(() => process.exit(1), 10_000).unref()
+      await node.close(0)
+      return
     }
     stopping = true
     console.log(`${signal}: draining (up to ${config.drainMs / 1000} s), new requests get 503`)
     await node.close(config.drainMs)
-    process.exit(0)
+    process.exit(forced ? 1 : 0)
   }
   process.on('SIGINT', () => void stop('SIGINT'))
   process.on('SIGTERM', () => void stop('SIGTERM'))

@@ -117,19 +117,29 @@ export async function startNode(
         log,
       )
     : null
+  let closing: Promise<void> | null = null
   return {
     url,
     info,
     contextLength,
     engine,
     async close(drainMs = 0) {
-      heartbeats?.stop()
-      const drained = engine.drain(drainMs)
-      // A last beat says `draining`, so the edge stops sending work before the node stops listening.
-      await heartbeats?.beat()
-      await drained
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-      await runner.close()
+      if (closing) {
+        // A second close (a second signal) cuts the drain short; the runner still closes only once,
+        // as a process that exits while the runner thread is mid-teardown aborts natively.
+        await engine.close()
+        return closing
+      }
+      closing = (async () => {
+        heartbeats?.stop()
+        const drained = engine.drain(drainMs)
+        // A last beat says `draining`, so the edge stops sending work before the node stops listening.
+        await heartbeats?.beat()
+        await drained
+        await new Promise<void>((resolve) => server.close(() => resolve()))
+        await runner.close()
+      })()
+      return closing
     },
   }
 }

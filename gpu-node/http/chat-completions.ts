@@ -140,8 +140,7 @@ async function collect(
     else if (event.reason === 'abort') {
       if (cancelled.aborted) throw new NodeError('client_closed', 'The client closed the request.')
       throw shutdownError()
-    }
-    else return completion(identity, content, event.reason, event.usage satisfies GenerationUsage)
+    } else return completion(identity, content, event.reason, event.usage satisfies GenerationUsage)
   }
   throw new NodeError('internal', 'The generation ended without a result.')
 }

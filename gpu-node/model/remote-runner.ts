@@ -67,6 +67,7 @@ export async function startRunnerThread(options: RunnerOptions): Promise<ModelRu
   let nextId = 1
   let stepCalls = 0
   let dead: Error | null = null
+  let closed: Promise<void> | null = null
 
   const info = await new Promise<ModelInfo>((resolve, reject) => {
     worker.on('message', (message: RunnerResponse) => {
@@ -106,9 +107,11 @@ export async function startRunnerThread(options: RunnerOptions): Promise<ModelRu
     },
     withdrawLastStep: () => gate.withdraw(stepCalls),
     release: (seqIds) => call<ReleaseOutput>({ kind: 'release', seqIds }),
-    close: async () => {
-      if (!dead) await call<void>({ kind: 'close' }).catch(() => undefined)
-      await worker.terminate()
-    },
+    // Once: a second close while the thread tears down would race its exit.
+    close: () =>
+      (closed ??= (async () => {
+        if (!dead) await call<void>({ kind: 'close' }).catch(() => undefined)
+        await worker.terminate()
+      })()),
   }
 }
