@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import * as ort from 'onnxruntime-node'
+import { followDataLinks } from './external-data-links.ts'
 import type { SessionFile } from './model-folder.ts'
 import { keepOutputsOnDevice } from './ort-runtime.ts'
 import type {
@@ -40,12 +41,12 @@ export async function openNodeRuntime(runtimeOptions: RuntimeOptions): Promise<O
     device,
     async createSession(file: SessionFile, keepOnDevice: string[] = [], graph?: Uint8Array) {
       // A path load resolves external data (`location` in the graph) relative to the .onnx file; a load
-      // from bytes is told that folder.
+      // from bytes is told the folder, where the data files really are (external-data-links.ts).
       if (!graph) return ort.InferenceSession.create(file.path, options(keepOnDevice))
-      const folder = { model_external_initializers_file_folder_path: dirname(file.path) }
-      return ort.InferenceSession.create(graph, {
+      const { bytes, folder } = await followDataLinks(graph, dirname(file.path))
+      return ort.InferenceSession.create(bytes, {
         ...options(keepOnDevice),
-        extra: { session: folder },
+        extra: { session: { model_external_initializers_file_folder_path: folder } },
       })
     },
     async createSessionFromBytes(model: Uint8Array, keepOnDevice: string[] = []) {
