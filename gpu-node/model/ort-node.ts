@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path'
 import * as ort from 'onnxruntime-node'
 import { followDataLinks } from './external-data-links.ts'
 import type { SessionFile } from './model-folder.ts'
-import { keepOutputsOnDevice } from './ort-runtime.ts'
+import { keepOutputsOnDevice, sessionLoadError } from './ort-runtime.ts'
 import type {
   DeviceName,
   OrtRuntime,
@@ -42,12 +42,16 @@ export async function openNodeRuntime(runtimeOptions: RuntimeOptions): Promise<O
     async createSession(file: SessionFile, keepOnDevice: string[] = [], graph?: Uint8Array) {
       // A path load resolves external data (`location` in the graph) relative to the .onnx file; a load
       // from bytes is told the folder, where the data files really are (external-data-links.ts).
-      if (!graph) return ort.InferenceSession.create(file.path, options(keepOnDevice))
-      const { bytes, folder } = await followDataLinks(graph, dirname(file.path))
-      return ort.InferenceSession.create(bytes, {
-        ...options(keepOnDevice),
-        extra: { session: { model_external_initializers_file_folder_path: folder } },
-      })
+      try {
+        if (!graph) return await ort.InferenceSession.create(file.path, options(keepOnDevice))
+        const { bytes, folder } = await followDataLinks(graph, dirname(file.path))
+        return await ort.InferenceSession.create(bytes, {
+          ...options(keepOnDevice),
+          extra: { session: { model_external_initializers_file_folder_path: folder } },
+        })
+      } catch (error) {
+        throw sessionLoadError(file, error)
+      }
     },
     async createSessionFromBytes(model: Uint8Array, keepOnDevice: string[] = []) {
       return ort.InferenceSession.create(model, options(keepOnDevice))

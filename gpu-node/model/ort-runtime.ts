@@ -6,6 +6,8 @@
  * its own `Tensor` class, so tensors are always created through `runtime.tensor()`.
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-node'
+import { basename, dirname } from 'node:path'
+import { ModelFolderError } from './model-folder.ts'
 import type { SessionFile } from './model-folder.ts'
 
 export type RuntimeName = 'node' | 'web'
@@ -73,4 +75,21 @@ export function keepOutputsOnDevice(device: DeviceName, keepOnDevice: string[]) 
       keepOnDevice.map((name) => [name, 'gpu-buffer' as const]),
     ),
   }
+}
+
+/**
+ * A session file onnxruntime would not load, said in the folder's terms: which file, onnxruntime's own
+ * reason, and the likely cause (a missing or cut `.onnx_data`, after an interrupted copy, is the usual one).
+ * A `ModelFolderError`, so the node prints it as a reason not to start instead of a stack.
+ */
+export function sessionLoadError(file: SessionFile, cause: unknown): ModelFolderError {
+  const name = `${basename(dirname(file.path))}/${basename(file.path)}`
+  const data = file.externalData.length > 0 ? ` or its ${file.externalData.join(', ')}` : ''
+  const reason = cause instanceof Error ? cause.message : String(cause)
+  return new ModelFolderError(
+    `onnxruntime cannot load ${name}: ${reason}\n` +
+      `If the file${data} is missing, incomplete or damaged, fetch the folder again ` +
+      '(`npm run model:fetch` resumes and checks every hash).',
+    { cause },
+  )
 }

@@ -5,11 +5,11 @@
  * the native WebGPU provider (toolchain.md §7). Slower than onnxruntime-node on CPU; kept for portability.
  */
 import { readFile } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { dirname, join } from 'node:path'
 import type * as OrtWeb from 'onnxruntime-web'
 import type { SessionFile } from './model-folder.ts'
 import { createTurns } from './in-turn.ts'
-import { keepOutputsOnDevice } from './ort-runtime.ts'
+import { keepOutputsOnDevice, sessionLoadError } from './ort-runtime.ts'
 import type {
   DeviceName,
   OrtRuntime,
@@ -40,23 +40,21 @@ export async function openWebRuntime(options: RuntimeOptions): Promise<OrtRuntim
     name: 'web',
     device: device as DeviceName,
     async createSession(file: SessionFile, keepOnDevice: string[] = [], graph?: Uint8Array) {
-      // The wasm runtime cannot open files itself: hand it the graph and every external data chunk.
-      const folder = dirname(file.path)
-      const externalData = await Promise.all(
-        file.externalData.map(async (name) => ({
-          path: name,
-          data: new Uint8Array(await readFile(join(folder, name))),
-        })),
-      )
-      const model = graph ?? new Uint8Array(await readFile(file.path))
       try {
+        // The wasm runtime cannot open files itself: hand it the graph and every external data chunk.
+        const folder = dirname(file.path)
+        const externalData = await Promise.all(
+          file.externalData.map(async (name) => ({
+            path: name,
+            data: new Uint8Array(await readFile(join(folder, name))),
+          })),
+        )
+        const model = graph ?? new Uint8Array(await readFile(file.path))
         return await oneAtATime(() =>
           ort.InferenceSession.create(model, { ...sessionOptions(keepOnDevice), externalData }),
         )
       } catch (error) {
-        throw new Error(`onnxruntime-web could not load ${basename(file.path)}: ${String(error)}`, {
-          cause: error,
-        })
+        throw sessionLoadError(file, error)
       }
     },
     async createSessionFromBytes(model: Uint8Array, keepOnDevice: string[] = []) {

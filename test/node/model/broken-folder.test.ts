@@ -1,0 +1,64 @@
+/**
+ * @module test/model/broken-folder
+ * Model folders damaged the way interrupted copies leave them: a weight file missing, or cut short. The
+ * node refuses to start with a `ModelFolderError` (printed as a reason, not a stack) that names the file
+ * and says what to do, instead of onnxruntime's message alone from deep in the runner thread.
+ */
+import { cp, rm, truncate } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../../../gpu-node/config.ts'
+import { ensureContractModel } from '../../../gpu-node/contract-model/cache.ts'
+import { startNode } from '../../../gpu-node/node-server.ts'
+import { tempRoot } from './greedy.ts'
+
+let root: string
+let cleanup: () => Promise<void>
+let model: string
+
+beforeAll(async () => {
+  model = await ensureContractModel({ vocab: 'small' })
+  ;({ root, cleanup } = await tempRoot('broken-folder'))
+})
+afterAll(async () => cleanup?.())
+
+/** A copy of the model with `damage` done to it. */
+async function damaged(name: string, damage: (dir: string) => Promise<void>): Promise<string> {
+  const dir = join(root, name)
+  await cp(model, dir, { recursive: true })
+  await damage(dir)
+  return dir
+}
+
+const start = (dir: string) =>
+  startNode(
+    loadConfig({ GPU_NODE_PORT: '0', GPU_NODE_SECRET: 's', GEMMA_MODEL_DIR: dir }),
+    () => {},
+  )
+
+describe('a damaged model folder', () => {
+  it.each([
+    [
+      'the decoder weights missing',
+      (dir: string) => rm(join(dir, 'onnx', 'decoder_model_merged.onnx_data')),
+      'onnx/decoder_model_merged.onnx',
+    ],
+    [
+      'the embedding weights cut short',
+      (dir: string) => truncate(join(dir, 'onnx', 'embed_tokens.onnx_data'), 1024),
+      'onnx/embed_tokens.onnx',
+    ],
+  ])('refuses to start, naming the file: %s', async (name, damage, file) => {
+    const dir = await damaged(name.replaceAll(' ', '-'), damage)
+    const error = await start(dir).then(
+      () => new Error('the node started'),
+      (caught: unknown) => caught as Error,
+    )
+    expect(error.name).toBe('ModelFolderError')
+    expect(error.message).toContain(`onnxruntime cannot load ${file}`)
+    expect(error.message).toMatch(
+      /If the file( or its .*\.onnx_data)? is missing, incomplete or damaged/,
+    )
+    expect(error.message).toContain('npm run model:fetch')
+  })
+})
