@@ -36,22 +36,32 @@ const LIMIT_OPTIONS = {
   'monthly-tokens': 'monthly_tokens',
 } as const
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    help: { type: 'boolean', short: 'h' },
-    name: { type: 'string' },
-    'expires-at': { type: 'string' },
-    models: { type: 'string' },
-    key: { type: 'string' },
-    'grace-seconds': { type: 'string' },
-    'per-user': { type: 'boolean' },
-    start: { type: 'string' },
-    end: { type: 'string' },
-    'key-id': { type: 'string' },
-    ...Object.fromEntries(Object.keys(LIMIT_OPTIONS).map((name) => [name, { type: 'string' }])),
-  },
-})
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  name: { type: 'string' },
+  'expires-at': { type: 'string' },
+  models: { type: 'string' },
+  key: { type: 'string' },
+  'grace-seconds': { type: 'string' },
+  'per-user': { type: 'boolean' },
+  start: { type: 'string' },
+  end: { type: 'string' },
+  'key-id': { type: 'string' },
+  ...Object.fromEntries(Object.keys(LIMIT_OPTIONS).map((name) => [name, { type: 'string' }])),
+} as const
+
+/** The command line; a malformed one is a usage error (exit 2), not a stack. */
+function readArgs() {
+  try {
+    return parseArgs({ allowPositionals: true, options: OPTIONS })
+  } catch (error) {
+    if (!(error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) throw error
+    console.error(`${(error as Error).message}\n\n${HELP}`)
+    process.exit(2)
+  }
+}
+
+const { values, positionals } = readArgs()
 
 class UsageError extends Error {}
 
