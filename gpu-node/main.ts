@@ -91,8 +91,14 @@ try {
   process.on('SIGINT', () => void stop('SIGINT'))
   process.on('SIGTERM', () => void stop('SIGTERM'))
 } catch (error) {
+  const { code, address, port } = error as { code?: string; address?: string; port?: number }
   if (EXPLAINED.has((error as Error).name)) {
     console.error(`gemma-edge GPU node cannot start:\n${(error as Error).message}`)
+  } else if (code === 'EADDRINUSE' || code === 'EACCES') {
+    const why = code === 'EADDRINUSE' ? 'is in use' : 'may not be opened by this user'
+    console.error(
+      `gemma-edge GPU node cannot start:\n${address}:${port} ${why}; set GPU_NODE_HOST / GPU_NODE_PORT.`,
+    )
   } else {
     console.error(error)
   }
