@@ -57,9 +57,11 @@ try {
       `  runtime: onnxruntime-${info.runtime} on ${info.device}`,
       `  decode:  ${info.batchedDecode ? 'batched (one decoder call per step)' : 'one sequence per decoder call (the decoder declares no attention_mask)'}`,
       `  prompts: ${PROMPT_LOGITS[info.promptLogits]}`,
+      `  stops:   ${node.stopTokens.join(', ')}`,
       `  KV:      ${kvPlacement(info.device, info.batchedDecode)}`,
       `  sampler: ${SAMPLING_HEAD[info.samplingHead]}${info.deferredSoftcap ? '; softcap applied to the candidates only' : ''}`,
       info.contractModel ? `  NOTE:    ${info.contractModel.note}` : '',
+      ...node.warnings.map((warning) => `  WARNING: ${warning}`),
       config.secretGenerated
         ? `  GPU_NODE_SECRET was unset; this run uses: ${config.secrets[0]}`
         : '',

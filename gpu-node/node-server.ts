@@ -31,6 +31,10 @@ export interface RunningNode {
   /** The context this node serves: the model's, or less when the KV budget is smaller. */
   contextLength: number
   engine: Engine
+  /** The tokens that end a generation (`<eos>`, `<end_of_turn>`), for the banner. */
+  stopTokens: string[]
+  /** What the operator should know about the folder (e.g. no generation_config.json). */
+  warnings: string[]
   /**
    * Drains (new requests get 503 + retry-after, running ones finish for up to `drainMs`), then stops
    * listening and stops the runner thread.
@@ -50,7 +54,7 @@ export async function startNode(
       throw new ModelFolderError(error.message)
     }),
     startRunnerThread({ modelDir, ...config.runner }),
-    readJson(join(modelDir, 'generation_config.json')),
+    readGenerationConfig(modelDir),
     // A text-only folder has no processor configs: image and audio parts are then refused by name.
     readMediaConfig(modelDir).catch(() => null),
   ])
@@ -91,7 +95,7 @@ export async function startNode(
     engine,
     tokenizer,
     contextLength,
-    defaults: generationDefaults(generationConfig),
+    defaults: generationDefaults(generationConfig ?? {}),
     media,
     encoders: { vision: info.vision, audio: info.audio },
     modelId: MODEL_ID,
@@ -117,12 +121,23 @@ export async function startNode(
         log,
       )
     : null
+  // Without it the end-of-generation ids and sampling defaults come from config.json, which may name
+  // fewer (Gemma's `<end_of_turn>` is only in generation_config.json): say so rather than run on quietly.
+  const warnings = generationConfig
+    ? []
+    : [
+        'no generation_config.json: end-of-generation tokens and sampling defaults come from ' +
+          'config.json (see `stops`); copy the file from the model repo if a turn should end there too',
+      ]
+  const stopTokens = tokenizer.special.eos.map((id) => tokenizer.decode([id]))
   let closing: Promise<void> | null = null
   return {
     url,
     info,
     contextLength,
     engine,
+    stopTokens,
+    warnings,
     async close(drainMs = 0) {
       if (closing) {
         // A second close (a second signal) cuts the drain short; the runner still closes only once,
@@ -179,10 +194,19 @@ function listen(
   })
 }
 
-async function readJson(path: string): Promise<Record<string, unknown>> {
+/** generation_config.json, `null` when the folder has none; a file that is not JSON stops the node. */
+async function readGenerationConfig(dir: string): Promise<Record<string, unknown> | null> {
+  let text: string
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>
+    text = await readFile(join(dir, 'generation_config.json'), 'utf8')
   } catch {
-    return {}
+    return null
+  }
+  try {
+    return JSON.parse(text) as Record<string, unknown>
+  } catch (error) {
+    throw new ModelFolderError(
+      `generation_config.json is not valid JSON: ${(error as Error).message}`,
+    )
   }
 }

@@ -2,7 +2,8 @@
  * @module test/model/broken-folder
  * Model folders damaged the way interrupted copies leave them: a weight file missing, or cut short. The
  * node refuses to start with a `ModelFolderError` (printed as a reason, not a stack) that names the file
- * and says what to do, instead of onnxruntime's message alone from deep in the runner thread.
+ * and says what to do, instead of onnxruntime's message alone from deep in the runner thread. A folder
+ * without generation_config.json starts, with a warning: its end-of-turn token would be lost silently.
  */
 import { cp, rm, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -60,5 +61,23 @@ describe('a damaged model folder', () => {
       /If the file( or its .*\.onnx_data)? is missing, incomplete or damaged/,
     )
     expect(error.message).toContain('npm run model:fetch')
+  })
+
+  it('starts without generation_config.json, and says what that costs', async () => {
+    const dir = await damaged('no-generation-config', (d) => rm(join(d, 'generation_config.json')))
+    const node = await start(dir)
+    try {
+      expect(node.stopTokens).toEqual(['<eos>']) // `<end_of_turn>` is named only in that file
+      expect(node.warnings).toEqual([expect.stringContaining('no generation_config.json')])
+    } finally {
+      await node.close()
+    }
+    const complete = await start(model)
+    try {
+      expect(complete.stopTokens).toEqual(['<eos>', '<end_of_turn>'])
+      expect(complete.warnings).toEqual([])
+    } finally {
+      await complete.close()
+    }
   })
 })
