@@ -147,9 +147,10 @@ async function decodeImage(bytes: Uint8Array, maxPixels: number): Promise<RawPix
       ? toChannels(decoded, channels)
       : decoded
   } catch (error) {
-    throw new MediaInputError('image', `The image cannot be used: ${(error as Error).message}`, {
-      cause: error,
-    })
+    // sharp's own words ("Input buffer has corrupt header: …"), without its trailing colon; the HTTP layer
+    // names the part ("The image in messages[0].content[1] cannot be used: …").
+    const reason = (error as Error).message.replace(/:\s*$/, '')
+    throw new MediaInputError('image', `it does not decode (${reason})`, { cause: error })
   }
 }
 
