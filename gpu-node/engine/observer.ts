@@ -25,12 +25,16 @@ export interface StepReport {
   kvTokens: number
 }
 
+/** Why a request was refused with 503. */
+export const REJECT_REASONS = ['queue_full', 'shutting_down'] as const
+export type RejectReason = (typeof REJECT_REASONS)[number]
+
 export interface EngineObserver {
   step(report: StepReport): void
   firstToken(ttftMs: number): void
   /** Time between two tokens of one sequence. */
   interToken(gapMs: number): void
-  rejected(reason: 'queue_full' | 'shutting_down'): void
+  rejected(reason: RejectReason): void
   /** The step queued behind the running one was taken back and planned again (a request came or left). */
   stepWithdrawn(): void
 }

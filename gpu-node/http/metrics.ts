@@ -2,12 +2,14 @@
  * @module
  * `GET /metrics` in Prometheus text format (prom-client): queue depth, running sequences, tokens/s,
  * time-to-first-token and inter-token latency histograms, batch sizes, KV cache use, rejected requests,
- * queued steps withdrawn and planned again (a request joined or was cancelled), and the share of each step spent outside `session.run` (JavaScript
- * overhead).
+ * queued steps withdrawn and planned again (a request joined or was cancelled), and the share of each
+ * step spent outside `session.run` (JavaScript overhead). Every series exists from the start, at 0, so
+ * that `rate()` and alerts see a quiet node rather than no data.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { EngineStats } from '../engine/engine.ts'
-import type { EngineObserver, StepReport } from '../engine/observer.ts'
+import { REJECT_REASONS } from '../engine/observer.ts'
+import type { EngineObserver, RejectReason, StepReport } from '../engine/observer.ts'
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 /** Tokens/s and JS overhead gauges average over this window. */
@@ -69,6 +71,7 @@ export class NodeMetrics implements EngineObserver {
 
   /** `stats` is read at scrape time, so the metrics can exist before the engine they describe. */
   constructor(stats: () => EngineStats) {
+    for (const reason of REJECT_REASONS) this.#rejected.inc({ reason }, 0)
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({
         name,
@@ -132,7 +135,7 @@ export class NodeMetrics implements EngineObserver {
     this.#countToken()
   }
 
-  rejected(reason: string): void {
+  rejected(reason: RejectReason): void {
     this.#rejected.inc({ reason })
   }
 

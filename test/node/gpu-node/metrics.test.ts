@@ -18,6 +18,14 @@ function sample(text: string, name: string, labels = ''): number {
 }
 
 describe('NodeMetrics', () => {
+  it('has every counter at 0 on a quiet node, rejection reasons included', async () => {
+    const text = await new NodeMetrics(() => stats).render()
+    for (const reason of ['queue_full', 'shutting_down']) {
+      expect(sample(text, 'gemma_requests_rejected_total', `{reason="${reason}"}`)).toBe(0)
+    }
+    expect(sample(text, 'gemma_steps_withdrawn_total')).toBe(0)
+  })
+
   it('reports the engine state, the step times and the JS overhead of recent steps', async () => {
     const metrics = new NodeMetrics(() => stats)
     metrics.step({ items: 4, decodes: 4, engineMs: 20, runnerMs: 18, runMs: 15, kvTokens: 100 })
