@@ -1,6 +1,7 @@
 /**
- * A non-streaming client that leaves, on the GPU node over real HTTP: its slot is freed, and it is not
- * logged as a failure (it read as "The GPU node is shutting down", at level error). The 262,400-token
+ * Clients that leave, on the GPU node over real HTTP: a stream cut mid-way, and a non-streaming request
+ * abandoned. Their slots are freed, and a client that leaves is not logged as a failure (it read as "The
+ * GPU node is shutting down", at level error). The 262,400-token
  * contract model: a random-weight model samples its end-of-turn token so rarely that the generation is
  * still running when the client leaves (the small one often ends within a few hundred tokens).
  */
@@ -25,22 +26,39 @@ beforeAll(async () => {
 })
 afterAll(async () => node?.close())
 
-it('frees the slot of a non-streaming client that leaves, and does not log it as a failure', async () => {
+/** A long generation, signed as the edge signs it. */
+async function longRequest(signal: AbortSignal, stream = false): Promise<Response> {
   const path = '/v1/chat/completions'
   const body = JSON.stringify({
     model: 'gemma-3n-e2b-it',
     messages: [{ role: 'user', content: 'Tell me a long story.' }],
     max_tokens: 20_000,
     temperature: 1,
+    stream,
   })
   const headers = await signRequest({ method: 'POST', path, body, secret: SECRET })
-  const controller = new AbortController()
-  const pending = fetch(`${node.url}${path}`, {
+  return fetch(`${node.url}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body,
-    signal: controller.signal,
-  }).catch((error: unknown) => error)
+    signal,
+  })
+}
+
+it('frees the slot when the client disconnects mid-stream', async () => {
+  const controller = new AbortController()
+  const response = await longRequest(controller.signal, true)
+  const reader = response.body!.getReader()
+  await reader.read()
+  await reader.read()
+  expect(node.engine.stats().running).toBe(1)
+  controller.abort()
+  await expect.poll(() => node.engine.stats().running, { timeout: 5_000 }).toBe(0)
+})
+
+it('frees the slot of a non-streaming client that leaves, and does not log it as a failure', async () => {
+  const controller = new AbortController()
+  const pending = longRequest(controller.signal).catch((error: unknown) => error)
   await expect.poll(() => node.engine.stats().running, { timeout: 10_000 }).toBe(1)
   const logged = logs.length
   controller.abort()
