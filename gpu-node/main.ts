@@ -82,7 +82,7 @@ try {
       console.log(`${signal} again: stopping now`)
       forced = true
       setTimeout(() => process.exit(1), 10_000).unref()
-      await node.close(0)
+      await node.close(0).catch(() => undefined) // the first stop reports a failure to close
       return
     }
     stopping = true
