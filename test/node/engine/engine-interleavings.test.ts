@@ -9,7 +9,7 @@ import { Engine } from '../../../gpu-node/engine/engine.ts'
 import type { SequenceRequest } from '../../../gpu-node/engine/engine.ts'
 import { NO_OBSERVER } from '../../../gpu-node/engine/observer.ts'
 import { mulberry32 } from '../../../gpu-node/contract-model/prng.ts'
-import { FakeRunner, drain, letters } from './fake-runner.ts'
+import { FakeRunner, callFor, drain, letters } from './fake-runner.ts'
 
 /** Token `i` of sequence `seqId`: a letter, never EOS (0). */
 const script = (seqId: number, i: number) => 1 + ((seqId * 7 + i) % 26)
@@ -17,9 +17,6 @@ const expectedText = (seqId: number, count: number) =>
   letters.decode(Array.from({ length: count }, (_, i) => script(seqId, i)))
 
 const greedy = { temperature: 0, topP: 1, topK: 0, presencePenalty: 0, frequencyPenalty: 0 }
-
-const holds = (call: string, id: number) => new RegExp(`^step (.*,)?${id}(,|$)`).test(call)
-const frees = (call: string, id: number) => new RegExp(`^release (.*,)?${id}(,|$)`).test(call)
 
 describe('Engine under random arrivals and cancels', () => {
   it.each([1, 2, 3])(
@@ -94,9 +91,11 @@ describe('Engine under random arrivals and cancels', () => {
         if (finish.reason === 'abort') expect(cancelled).toBe(true)
         else expect([finish.reason, tokens]).toEqual(['length', maxTokens])
         // Released once, and in no step after that.
-        const releases = runner.calls.flatMap((call, i) => (frees(call, id) ? [i] : []))
+        const releases = runner.calls.flatMap((call, i) =>
+          callFor('release', id)(call) ? [i] : [],
+        )
         expect(releases).toHaveLength(1)
-        expect(runner.calls.findLastIndex((call) => holds(call, id))).toBeLessThan(releases[0]!)
+        expect(runner.calls.findLastIndex(callFor('step', id))).toBeLessThan(releases[0]!)
       }
       expect(engine.stats()).toMatchObject({ running: 0, queued: 0 })
       // Not a quiet run: requests took queued steps' places, and some were cancelled mid-stream.

@@ -3,7 +3,7 @@ import { Engine, EngineOverloadedError } from '../../../gpu-node/engine/engine.t
 import type { SequenceRequest } from '../../../gpu-node/engine/engine.ts'
 import { NO_OBSERVER } from '../../../gpu-node/engine/observer.ts'
 import type { StepReport } from '../../../gpu-node/engine/observer.ts'
-import { FakeRunner, drain, letters } from './fake-runner.ts'
+import { FakeRunner, callFor, drain, letters } from './fake-runner.ts'
 
 const options = {
   maxRunning: 4,
@@ -120,8 +120,7 @@ describe('Engine', () => {
 
   it('keeps the next step queued behind the running one, and no more', async () => {
     const runner = new FakeRunner(() => 1)
-    let open!: () => void
-    runner.gate = new Promise((resolve) => (open = resolve))
+    const open = runner.hold('step')
     const engine = new Engine(runner, letters, options)
     const done = drain(engine.generate(request({ maxTokens: 5 })))
     // The first step has not answered, and the second is already with the runner.
@@ -129,7 +128,6 @@ describe('Engine', () => {
     await new Promise((resolve) => setTimeout(resolve, 20))
     expect(runner.steps.length).toBe(2)
     expect(runner.steps.map((items) => items[0]!.phase)).toEqual(['prefill', 'decode'])
-    runner.gate = null
     open()
     await expect(done).resolves.toMatchObject({ text: 'aaaaa', finish: { reason: 'length' } })
     await engine.close()
@@ -137,14 +135,12 @@ describe('Engine', () => {
 
   it('sends each step after the previous one has answered when told to (stepsAhead 1)', async () => {
     const runner = new FakeRunner(() => 1)
-    let open!: () => void
-    runner.gate = new Promise((resolve) => (open = resolve))
+    const open = runner.hold('step')
     const engine = new Engine(runner, letters, { ...options, stepsAhead: 1 })
     const done = drain(engine.generate(request({ maxTokens: 3 })))
     await expect.poll(() => runner.steps.length).toBe(1)
     await new Promise((resolve) => setTimeout(resolve, 20))
     expect(runner.steps.length).toBe(1)
-    runner.gate = null
     open()
     await expect(done).resolves.toMatchObject({ text: 'aaa', finish: { reason: 'length' } })
     // One step per token, nothing sent ahead, and so nothing thrown away.
@@ -154,15 +150,14 @@ describe('Engine', () => {
 
   it('gives a request the place of the step queued behind the running one', async () => {
     const runner = new FakeRunner((seqId, i) => seqId * 4 + i)
-    let open!: () => void
-    runner.gate = new Promise((resolve) => (open = resolve))
+    const open = runner.hold('step')
     let withdrawn = 0
     const engine = new Engine(runner, letters, options, {
       ...NO_OBSERVER,
       stepWithdrawn: () => withdrawn++,
     })
     const first = drain(engine.generate(request({ maxTokens: 3 })))
-    // Step 1 is running (held by the gate); step 2 is queued behind it and not begun.
+    // Step 1 is running (held by the test); step 2 is queued behind it and not begun.
     await expect.poll(() => runner.steps.length).toBe(2)
     const second = drain(engine.generate(request({ promptIds: [9, 8], maxTokens: 2 })))
     // The queued step is taken back and sent again with the newcomer's prompt: it starts a step sooner.
@@ -172,7 +167,6 @@ describe('Engine', () => {
       { seqId: 1, phase: 'decode', tokens: [] },
       { seqId: 2, phase: 'prefill', tokens: [9, 8] },
     ])
-    runner.gate = null
     open()
     // Nothing lost or doubled by the step that never ran: each sequence gets its script in order.
     await expect(first).resolves.toMatchObject({
@@ -189,14 +183,12 @@ describe('Engine', () => {
 
   it('leaves the queued step in place when the newcomer must wait for a slot', async () => {
     const runner = new FakeRunner(() => 1)
-    let open!: () => void
-    runner.gate = new Promise((resolve) => (open = resolve))
+    const open = runner.hold('step')
     const engine = new Engine(runner, letters, { ...options, maxRunning: 1 })
     const first = drain(engine.generate(request({ maxTokens: 3 })))
     await expect.poll(() => runner.steps.length).toBe(2)
     const second = drain(engine.generate(request({ maxTokens: 2 })))
     expect(runner.calls).toEqual(['step 1', 'step 1'])
-    runner.gate = null
     open()
     await expect(first).resolves.toMatchObject({ text: 'aaa' })
     await expect(second).resolves.toMatchObject({ text: 'aa' })
@@ -206,8 +198,7 @@ describe('Engine', () => {
 
   it('leaves a queued step that carries media in place (its buffers went to the runner)', async () => {
     const runner = new FakeRunner(() => 1)
-    let open!: () => void
-    runner.gate = new Promise((resolve) => (open = resolve))
+    const open = runner.hold('step')
     const engine = new Engine(runner, letters, options)
     const media = { images: [], audio: [], imagePositions: [], audioPositions: [] }
     const done = [drain(engine.generate(request({ maxTokens: 3 })))]
@@ -217,7 +208,6 @@ describe('Engine', () => {
     done.push(drain(engine.generate(request({ maxTokens: 3 }))))
     expect(runner.calls).toEqual(['step 1', 'step 1', 'withdraw', 'step 1,2'])
     expect(runner.steps[1]![1]!.media).toBe(media)
-    runner.gate = null
     open()
     for (const result of await Promise.all(done)) expect(result.text).toBe('aaa')
     await engine.close()
@@ -235,12 +225,11 @@ describe('Engine', () => {
     // sampled, for sequence 2 (a padded batch decodes every row until it is released). Then it is
     // released, and no step after that holds it (the runner runs calls in order, so its cache is gone
     // before that step). Sequence 2 ends alone: a step for nothing but its thrown-away token is not sent.
-    const holds = (id: number) => (call: string) => new RegExp(`^step (.*,)?${id}(,|$)`).test(call)
-    expect(runner.calls.filter(holds(1))).toHaveLength(3)
-    expect(runner.calls.filter(holds(2))).toHaveLength(4)
+    expect(runner.calls.filter(callFor('step', 1))).toHaveLength(3)
+    expect(runner.calls.filter(callFor('step', 2))).toHaveLength(4)
     for (const id of [1, 2]) {
       const released = runner.calls.indexOf(`release ${id}`)
-      expect(released).toBeGreaterThan(runner.calls.findLastIndex(holds(id)))
+      expect(released).toBeGreaterThan(runner.calls.findLastIndex(callFor('step', id)))
     }
   })
 
@@ -293,13 +282,12 @@ describe('Engine', () => {
 
   it('takes a cancelled sequence out of the queued step and frees its cache before it', async () => {
     const runner = new FakeRunner(() => 1)
-    let open!: () => void
-    runner.gate = new Promise((resolve) => (open = resolve))
+    const open = runner.hold('step')
     const engine = new Engine(runner, letters, options)
     const controller = new AbortController()
     const cancelled = drain(engine.generate(request({ maxTokens: 50 }), controller.signal))
     const kept = drain(engine.generate(request({ maxTokens: 3 })))
-    // Step 1 (the first prompt) is running, held by the gate; step 2 (its decode) is queued, not begun.
+    // Step 1 (the first prompt) is running, held by the test; step 2 (its decode) is queued, not begun.
     // The second request came before step 1 began: too early to take step 2's place, so it waits.
     await expect.poll(() => runner.steps.length).toBe(2)
     expect(runner.calls).toEqual(['step 1', 'step 1'])
@@ -307,7 +295,6 @@ describe('Engine', () => {
     // Step 2 is sent again after the release of the cancelled sequence's cache, without it, and with the
     // waiting request's prompt instead.
     expect(runner.calls).toEqual(['step 1', 'step 1', 'withdraw', 'release 1', 'step 2'])
-    runner.gate = null
     open()
     await expect(cancelled).resolves.toMatchObject({ finish: { reason: 'abort' } })
     await expect(kept).resolves.toMatchObject({ text: 'aaa', finish: { reason: 'length' } })
@@ -317,8 +304,7 @@ describe('Engine', () => {
 
   it('refuses work beyond the queue with a retry hint', async () => {
     const runner = new FakeRunner(() => 1)
-    let open!: () => void
-    runner.gate = new Promise((resolve) => (open = resolve))
+    const open = runner.hold('step')
     const engine = new Engine(runner, letters, { ...options, maxRunning: 1, maxQueued: 1 })
     const running = drain(engine.generate(request({ maxTokens: 2 })))
     await expect.poll(() => runner.steps.length).toBeGreaterThan(0)
@@ -331,7 +317,6 @@ describe('Engine', () => {
     }
     expect(refused).toBeInstanceOf(EngineOverloadedError)
     expect((refused as EngineOverloadedError).retryAfterMs).toBeGreaterThanOrEqual(1000)
-    runner.gate = null
     open()
     await Promise.all([running, queued])
     await engine.close()
@@ -362,13 +347,11 @@ describe('Engine', () => {
 
   it('serves a request that comes while the engine waits for a release before going idle', async () => {
     const runner = new FakeRunner(() => 1)
-    let open!: () => void
-    runner.releaseGate = new Promise((resolve) => (open = resolve))
+    const open = runner.hold('release')
     const engine = new Engine(runner, letters, options)
     await drain(engine.generate(request({ maxTokens: 2 })))
     await expect.poll(() => runner.calls.at(-1)).toBe('release 1')
     const next = drain(engine.generate(request({ maxTokens: 2 })))
-    runner.releaseGate = null
     open()
     await expect(next).resolves.toMatchObject({ finish: { reason: 'length' } })
     await engine.close()

@@ -36,10 +36,8 @@ export class FakeRunner implements ModelRunner {
   /** The next sampled item gets no token (a runner that lost track of the sequence). */
   withholdNextToken = false
   failNextRelease = false
-  /** Resolves the current step only when the test says so (to act while a step is in flight). */
-  gate: Promise<void> | null = null
-  /** The same for releases. */
-  releaseGate: Promise<void> | null = null
+  /** Step and release calls wait on these while a test holds them (`hold`). */
+  readonly #holds: Record<'step' | 'release', Promise<void> | null> = { step: null, release: null }
   /** What each call reports as its runner time and `session.run` time. */
   stepCost = { totalMs: 0, runMs: 0 }
   releaseCost = { totalMs: 0, runMs: 0 }
@@ -65,6 +63,20 @@ export class FakeRunner implements ModelRunner {
     )
   }
 
+  /**
+   * Holds every step (or release) call until the returned function is called, to act while one is in
+   * flight.
+   * @example const open = runner.hold('step'); …; open()
+   */
+  hold(kind: 'step' | 'release'): () => void {
+    let open!: () => void
+    this.#holds[kind] = new Promise((resolve) => (open = resolve))
+    return () => {
+      this.#holds[kind] = null
+      open()
+    }
+  }
+
   withdrawLastStep(): boolean {
     if (!this.#gate.withdraw(this.#stepCalls)) return false
     this.steps.pop()
@@ -75,7 +87,7 @@ export class FakeRunner implements ModelRunner {
   async #step(items: StepItem[]): Promise<StepOutput> {
     // The real runner answers through a worker-thread message (a macrotask), so timers keep running.
     await new Promise((resolve) => setImmediate(resolve))
-    if (this.gate) await this.gate
+    if (this.#holds.step) await this.#holds.step
     if (this.failNextStep) {
       this.failNextStep = false
       throw new Error('device lost')
@@ -101,7 +113,7 @@ export class FakeRunner implements ModelRunner {
 
   async #release(): Promise<ReleaseOutput> {
     await new Promise((resolve) => setImmediate(resolve))
-    if (this.releaseGate) await this.releaseGate
+    if (this.#holds.release) await this.#holds.release
     if (this.failNextRelease) {
       this.failNextRelease = false
       throw new Error('release failed')
@@ -113,6 +125,15 @@ export class FakeRunner implements ModelRunner {
 }
 
 /** Token i decodes to the i-th lowercase letter; 0 is EOS and decodes to nothing. */
+/**
+ * Whether a recorded call (`step 1,2`, `release 3`) is of `kind` and names sequence `id`.
+ * @example runner.calls.filter(callFor('step', 1))
+ */
+export const callFor =
+  (kind: 'step' | 'release', id: number) =>
+  (call: string): boolean =>
+    new RegExp(`^${kind} (.*,)?${id}(,|$)`).test(call)
+
 export const letters = {
   decode: (ids: number[]) =>
     ids.map((id) => (id === 0 ? '' : String.fromCharCode(96 + id))).join(''),
