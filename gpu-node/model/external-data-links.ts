@@ -29,16 +29,26 @@ function externalTensors(graph: Graph, found: Tensor[] = []): Tensor[] {
   return found
 }
 
+/** Whether the path of `name` in `dir` leads elsewhere (a symlink, or inside a linked folder). */
+async function linked(dir: string, name: string): Promise<boolean> {
+  const path = join(dir, name)
+  return (await realpath(path).catch(() => path)) !== path
+}
+
 /**
  * The graph and the folder to load it with. Unchanged (the folder of the `.onnx` file) unless its data
- * files are symlinks; throws when their real files are not in one folder, which onnxruntime cannot load.
+ * files (`dataFiles`, the folder's `<session>.onnx_data*`) are symlinks: the graph is decoded only then.
+ * Throws when their real files are not in one folder, which onnxruntime cannot load.
  * @example
- * const { bytes, folder } = await followDataLinks(rewritten, dirname(file.path))
+ * const { bytes, folder } = await followDataLinks(rewritten, dirname(file.path), file.externalData)
  */
 export async function followDataLinks(
   graph: Uint8Array,
   onnxDir: string,
+  dataFiles: string[],
 ): Promise<{ bytes: Uint8Array; folder: string }> {
+  const links = await Promise.all(dataFiles.map((name) => linked(onnxDir, name)))
+  if (!links.includes(true)) return { bytes: graph, folder: onnxDir }
   const model = onnx.ModelProto.decode(graph)
   const tensors = model.graph ? externalTensors(model.graph) : []
   const locations = new Set(
@@ -48,8 +58,6 @@ export async function followDataLinks(
   )
   const real = new Map<string, string>()
   for (const location of locations) real.set(location, await realpath(join(onnxDir, location)))
-  const linked = [...real].some(([location, path]) => path !== join(onnxDir, location))
-  if (!linked) return { bytes: graph, folder: onnxDir }
   const folders = new Set([...real.values()].map((path) => dirname(path)))
   if (folders.size !== 1) {
     throw new Error(

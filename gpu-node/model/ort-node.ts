@@ -44,7 +44,11 @@ export async function openNodeRuntime(runtimeOptions: RuntimeOptions): Promise<O
       // from bytes is told the folder, where the data files really are (external-data-links.ts).
       try {
         if (!graph) return await ort.InferenceSession.create(file.path, options(keepOnDevice))
-        const { bytes, folder } = await followDataLinks(graph, dirname(file.path))
+        const { bytes, folder } = await followDataLinks(
+          graph,
+          dirname(file.path),
+          file.externalData,
+        )
         return await ort.InferenceSession.create(bytes, {
           ...options(keepOnDevice),
           extra: { session: { model_external_initializers_file_folder_path: folder } },

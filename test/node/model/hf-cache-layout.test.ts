@@ -94,14 +94,16 @@ describe('a model folder of symlinks (Hugging Face cache layout)', () => {
   it('points the graph at the one folder the data really is in, and leaves a plain folder alone', async () => {
     const onnxDir = join(snapshot, 'onnx')
     const graph = new Uint8Array(await readFile(join(onnxDir, 'decoder_model_merged.onnx')))
-    const followed = await followDataLinks(graph, onnxDir)
+    const followed = await followDataLinks(graph, onnxDir, ['decoder_model_merged.onnx_data'])
     expect(followed.folder).toBe(join(dirname(dirname(snapshot)), 'blobs'))
     expect(followed.bytes).not.toBe(graph)
     const plainDir = join(await ensureContractModel({ vocab: 'small' }), 'onnx')
     const plainGraph = new Uint8Array(await readFile(join(plainDir, 'decoder_model_merged.onnx')))
-    expect(await followDataLinks(plainGraph, plainDir)).toEqual({
-      bytes: plainGraph,
-      folder: plainDir,
-    })
+    expect(await followDataLinks(plainGraph, plainDir, ['decoder_model_merged.onnx_data'])).toEqual(
+      {
+        bytes: plainGraph,
+        folder: plainDir,
+      },
+    )
   })
 })
