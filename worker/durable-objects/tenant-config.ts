@@ -34,7 +34,7 @@ export function usableKey(config: TenantConfig, keyId: string, now: number): Key
 }
 
 /** Whether `key` may use `model` (model ids compare case-insensitively, as the edge's model check does). */
-export function modelAllowed(key: KeyRecord, model: string): boolean {
+export function modelAllowed(key: Pick<KeyRecord, 'allowedModels'>, model: string): boolean {
   const lower = model.toLowerCase()
   return key.allowedModels === null || key.allowedModels.some((m) => m.toLowerCase() === lower)
 }

@@ -8,6 +8,7 @@
 import type { Context } from 'hono'
 import type { ModelCard } from '../../shared/openai.ts'
 import { MODEL_CONTEXT_TOKENS, MODEL_ID, isServedModel } from '../../shared/protocol.ts'
+import { modelAllowed } from '../durable-objects/tenant-config.ts'
 import type { AppEnv } from '../env.ts'
 import { NotFoundError } from '../errors.ts'
 import { probeFleet } from '../routing/node-health.ts'
@@ -15,11 +16,8 @@ import { probeFleet } from '../routing/node-health.ts'
 /** Gemma 3n's public release, 2025-06-26T00:00:00Z: a stable `created` for the model card. */
 export const MODEL_CREATED = 1_750_896_000
 
-/** Whether the request's key may use the served model (compared as the chat route compares). */
-function keyMayUseModel(c: Context<AppEnv>): boolean {
-  const allowed = c.get('tenant').allowedModels
-  return allowed === null || allowed.some(isServedModel)
-}
+/** Whether the request's key may use the served model: the check its reservation makes for chat. */
+const keyMayUseModel = (c: Context<AppEnv>) => modelAllowed(c.get('tenant'), MODEL_ID)
 
 async function modelCard(c: Context<AppEnv>): Promise<ModelCard> {
   const card: ModelCard = {
