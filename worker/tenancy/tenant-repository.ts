@@ -119,11 +119,14 @@ export async function setTenantLimits(db: D1Database, id: string, limits: Tenant
     .run()
 }
 
+/** A fresh key id, for a rotation that names the replacement before inserting it. */
+export const newKeyId = () => newId('key')
+
 /** Inserts a key; `null` when a key with the same hash already exists (an import of a known key). */
 export async function insertKey(
   db: D1Database,
   key: NewKey,
-  id = newId('key'),
+  id = newKeyId(),
 ): Promise<KeyRecord | null> {
   const record: KeyRecord = {
     id,
@@ -174,9 +177,6 @@ export async function listKeys(db: D1Database, tenantId: string): Promise<KeyRec
 }
 
 /** Sets `revoked_at` (keeps an earlier revocation time) and/or shortens `expires_at`. */
-/** A fresh key id, for a rotation that names the replacement before inserting it. */
-export const newKeyId = () => newId('key')
-
 /**
  * Marks `id` as replaced by `replacementId`, only if it is not revoked and not replaced yet: `false` when
  * another rotation (or a revocation) came first. Two concurrent rotations then cannot both succeed.
