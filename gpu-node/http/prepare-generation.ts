@@ -3,7 +3,8 @@
  * Turns a validated chat request into what the engine runs: the prompt's token ids (the folder's chat
  * template, then its tokenizer), completion tokens clamped exactly to what the context leaves, and sampling
  * parameters with the model's generation_config.json as defaults for what the client left unset. Message
- * text that spells one of the model's control tokens is refused (text/control-tokens.ts).
+ * text that spells one of the model's control tokens is refused (text/control-tokens.ts); the system
+ * messages are folded into one prompt and runs of one role into one turn (text/turn-order.ts).
  */
 import type { ChatRequest, ChatRequestMessage } from '../../shared/chat-request.ts'
 import type { SequenceRequest } from '../engine/engine.ts'
@@ -14,6 +15,7 @@ import { ChatTemplateError } from '../text/chat-tokenizer.ts'
 import type { ChatTokenizer } from '../text/chat-tokenizer.ts'
 import type { SamplingParams } from '../text/sampler.ts'
 import { foldSystemMessages } from '../text/system-prompt.ts'
+import { modelSpeaksFirst, templateTurns } from '../text/turn-order.ts'
 import { NodeError } from './errors.ts'
 import { preprocessParts, splitMedia } from './media-parts.ts'
 
@@ -75,17 +77,24 @@ export async function prepareGeneration(
   }
 }
 
-/** A 400 naming the text that spells a control token (a forged turn, or text passing for media). */
+/**
+ * A 400 naming the text that spells a control token (a forged turn, or text passing for media). The
+ * template trims the text parts of a message and writes them side by side, so their joined text is
+ * searched too: `<end_of` and `_turn>` in two parts are one `<end_of_turn>` in the prompt.
+ */
 function refuseControlTokens(messages: ChatRequestMessage[], tokenizer: ChatTokenizer): void {
   messages.forEach((message, i) => {
     const texts =
       typeof message.content === 'string'
         ? [{ text: message.content, param: `messages[${i}].content` }]
-        : message.content.flatMap((part, j) =>
-            part.type === 'text'
-              ? [{ text: part.text, param: `messages[${i}].content[${j}].text` }]
-              : [],
-          )
+        : [
+            ...message.content.flatMap((part, j) =>
+              part.type === 'text'
+                ? [{ text: part.text, param: `messages[${i}].content[${j}].text` }]
+                : [],
+            ),
+            { text: renderedText(message.content), param: `messages[${i}].content` },
+          ]
     for (const { text, param } of texts) {
       const token = tokenizer.controlTokens.find(text)
       if (token === null) continue
@@ -98,6 +107,10 @@ function refuseControlTokens(messages: ChatRequestMessage[], tokenizer: ChatToke
   })
 }
 
+/** A message's parts as the template writes them, with a character no token has where media goes. */
+const renderedText = (parts: Exclude<ChatRequestMessage['content'], string>): string =>
+  parts.map((part) => (part.type === 'text' ? part.text.trim() : '\u0000')).join('')
+
 /** The prompt's token ids; with images or audio, soft tokens expanded and the media preprocessed. */
 async function encodePrompt(
   messages: ChatRequestMessage[],
@@ -105,6 +118,14 @@ async function encodePrompt(
 ): Promise<{ promptIds: number[]; media: MediaInput | null }> {
   refuseControlTokens(messages, context.tokenizer)
   const { messages: split, parts } = splitMedia(messages)
+  const opening = modelSpeaksFirst(split)
+  if (opening >= 0) {
+    throw new NodeError(
+      'invalid_request',
+      "The conversation must begin with a user message (after any system messages): this model's chat format has no turn of its own before the user's first.",
+      { param: `messages[${opening}].role` },
+    )
+  }
   const folded = foldSystemMessages(split)
   if (!folded.ok) {
     throw new NodeError(
@@ -113,7 +134,7 @@ async function encodePrompt(
       { param: `messages[${folded.misplaced}].role` },
     )
   }
-  const templated = folded.messages
+  const templated = templateTurns(folded.messages)
   const tokenizer = context.tokenizer
   if (parts.length === 0)
     return { promptIds: render(() => tokenizer.encodeChat(templated, GENERATE)), media: null }
