@@ -65,6 +65,41 @@ const { values, positionals } = readArgs()
 
 class UsageError extends Error {}
 
+const LIMIT_NAMES = Object.keys(LIMIT_OPTIONS)
+
+/** What each command reads: its words and arguments, and its options. */
+const COMMANDS: Record<string, { positionals: number; options: readonly string[] }> = {
+  'tenants create': { positionals: 2, options: ['name', ...LIMIT_NAMES] },
+  'tenants list': { positionals: 2, options: [] },
+  'keys create': {
+    positionals: 3,
+    options: ['name', 'expires-at', 'models', 'key', ...LIMIT_NAMES],
+  },
+  'keys list': { positionals: 3, options: [] },
+  'keys revoke': { positionals: 3, options: [] },
+  'keys rotate': { positionals: 3, options: ['grace-seconds'] },
+  'limits set': { positionals: 3, options: ['key', 'per-user', ...LIMIT_NAMES] },
+  usage: { positionals: 2, options: ['start', 'end', 'key-id'] },
+}
+
+/**
+ * Refuses what `command` would not read, so that no option or argument is silently dropped (`keys create
+ * --grace-seconds 60` would otherwise create a key with no grace period and say nothing).
+ */
+function checkArguments(command: string): void {
+  const accepted = COMMANDS[command]
+  if (!accepted) return
+  const given = Object.keys(values).filter((option) => option !== 'help')
+  const foreign = given.find((option) => !accepted.options.includes(option))
+  if (foreign) throw new UsageError(`'${command}' does not take --${foreign}.`)
+  const extra = positionals[accepted.positionals]
+  if (extra !== undefined) throw new UsageError(`Unexpected argument '${extra}'.`)
+  if (command === 'limits set' && values.key && values['per-user'])
+    throw new UsageError(
+      "--per-user sets a tenant's limits for each end user; it does not go with --key.",
+    )
+}
+
 /** A number stays a number; anything else goes to the API as given, which names the field it rejects. */
 function value(text: string): unknown {
   if (text === 'none') return null
@@ -97,7 +132,8 @@ async function run(): Promise<unknown> {
     process.env.ADMIN_URL || 'http://127.0.0.1:8787',
     process.env.ADMIN_TOKEN || 'dev-admin-token',
   )
-  const command = positionals.slice(0, 2).join(' ')
+  const command = positionals[0] === 'usage' ? 'usage' : positionals.slice(0, 2).join(' ')
+  checkArguments(command)
   switch (command) {
     case 'tenants create': {
       if (!values.name) throw new UsageError('tenants create needs --name.')
@@ -129,14 +165,11 @@ async function run(): Promise<unknown> {
       const body = values['per-user'] ? { per_user: limits } : limits
       return admin.request('PUT', `/tenants/${tenantId}/limits`, body)
     }
+    case 'usage': {
+      const params = { start: values.start, end: values.end, key_id: values['key-id'] }
+      return admin.request('GET', `/tenants/${required(1, 'the tenant id')}/usage${query(params)}`)
+    }
     default:
-      if (positionals[0] === 'usage') {
-        const params = { start: values.start, end: values.end, key_id: values['key-id'] }
-        return admin.request(
-          'GET',
-          `/tenants/${required(1, 'the tenant id')}/usage${query(params)}`,
-        )
-      }
       throw new UsageError(command ? `Unknown command '${command}'.` : 'No command given.')
   }
 }

@@ -27,6 +27,14 @@ describe('npm run admin', () => {
     [['tenants', 'list', '--token', 'x'], /Unknown option '--token'/],
     [['keys', 'frobnicate'], /Unknown command 'keys frobnicate'/],
     [['keys', 'revoke'], /Missing the key id/],
+    [
+      ['keys', 'create', 't1', '--grace-seconds', '60'],
+      /'keys create' does not take --grace-seconds/,
+    ],
+    [['keys', 'rotate', 'k1', '--rpm', '5'], /'keys rotate' does not take --rpm/],
+    [['usage', 't1', '--name', 'x'], /'usage' does not take --name/],
+    [['keys', 'revoke', 'k1', 'k2'], /Unexpected argument 'k2'/],
+    [['limits', 'set', '--key', 'k1', '--per-user', '--rpm', '5'], /does not go with --key/],
   ])('refuses %j with the reason and the help', async (args, reason) => {
     const { code, stderr } = await admin(...args)
     expect(code).toBe(2)
