@@ -25,6 +25,8 @@ export interface Bindings extends Env {
   GPU_NODE_TTL_MS?: string
   GPU_BREAKER_FAILURES?: string
   GPU_BREAKER_COOLDOWN_MS?: string
+  /** Cloudflare location hint for creating the tenant and fleet Durable Objects (placement.ts). */
+  DO_LOCATION_HINT?: string
 }
 
 /** Set by the middleware in `worker/middleware/`, read by the routes. */

@@ -74,6 +74,7 @@ export const WORKER_SETTINGS = [
   'GPU_BREAKER_FAILURES',
   'GPU_BREAKER_COOLDOWN_MS',
   'PLAYGROUND_ENABLED',
+  'DO_LOCATION_HINT',
 ] as const
 
 /** Where a developer keeps local worker settings and secrets (gitignored). */

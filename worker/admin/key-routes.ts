@@ -57,7 +57,7 @@ async function issueKey(
   const record = await insertKey(env.DB, hashed, options.id)
   if (!record)
     throw new GatewayError(KEY_EXISTS, 'This key is already registered.', { param: 'key' })
-  await limiterFor(env.TENANT_LIMITER, fields.tenantId).reload()
+  await limiterFor(env, fields.tenantId).reload()
   return { ...keyJson(record), key }
 }
 
@@ -83,7 +83,7 @@ tenantKeyRoutes.get('/:id/keys', async (c) => {
 keyRoutes.delete('/:keyId', async (c) => {
   const key = await requireKey(c.env.DB, c.req.param('keyId'))
   await endKey(c.env.DB, key.id, { revokedAt: Date.now() })
-  await limiterFor(c.env.TENANT_LIMITER, key.tenantId).reload()
+  await limiterFor(c.env, key.tenantId).reload()
   return c.json(keyJson(await requireKey(c.env.DB, key.id)))
 })
 
@@ -134,7 +134,7 @@ keyRoutes.post('/:keyId/rotate', async (c) => {
     old.id,
     grace === 0 ? { revokedAt: now } : { expiresAt: now + grace * 1000 },
   )
-  await limiterFor(c.env.TENANT_LIMITER, old.tenantId).reload()
+  await limiterFor(c.env, old.tenantId).reload()
   return c.json({ ...fresh, rotated_from: keyJson(await requireKey(c.env.DB, old.id)) }, 201)
 })
 
@@ -142,6 +142,6 @@ keyRoutes.put('/:keyId/limits', async (c) => {
   const key = await requireKey(c.env.DB, c.req.param('keyId'))
   const limits = applyLimitsPatch(key.limits, await adminBody(c, limitsPatchSchema))
   await setKeyLimits(c.env.DB, key.id, limits)
-  await limiterFor(c.env.TENANT_LIMITER, key.tenantId).reload()
+  await limiterFor(c.env, key.tenantId).reload()
   return c.json(keyJson({ ...key, limits }))
 })

@@ -54,7 +54,7 @@ tenantRoutes.put('/:id/limits', async (c) => {
   const patch = await adminBody(c, tenantLimitsPatchSchema)
   const limits = applyTenantLimitsPatch(tenant.limits, patch)
   await setTenantLimits(c.env.DB, tenant.id, limits)
-  await limiterFor(c.env.TENANT_LIMITER, tenant.id).reload()
+  await limiterFor(c.env, tenant.id).reload()
   return c.json(tenantJson({ ...tenant, limits }))
 })
 

@@ -50,7 +50,7 @@ export async function reserveChat(
   const owner = c.get('keyOwner')
   const startedAt = Date.now()
   const media = countMedia(request)
-  const stub = limiterFor(c.env.TENANT_LIMITER, owner.tenantId)
+  const stub = limiterFor(c.env, owner.tenantId)
   const result = await stub.reserve({
     tenantId: owner.tenantId,
     keyId: owner.keyId,

@@ -7,6 +7,7 @@
  * returned `release` reports how the stream itself ended.
  */
 import type { Lease, NodeRegistry } from '../durable-objects/node-registry.ts'
+import { placement } from '../durable-objects/placement.ts'
 import type { Bindings } from '../env.ts'
 import { GatewayError } from '../errors.ts'
 import type { NodeAddress, RoutingPolicy } from './fleet-config.ts'
@@ -14,9 +15,9 @@ import { routingPolicy, secretsFor, staticNodes } from './fleet-config.ts'
 import type { AttemptResult } from './node-pool.ts'
 import { UNREACHABLE_RETRY, openNodeStream } from './node-request.ts'
 
-/** The one registry object of the fleet. */
+/** The one registry object of the fleet, created where `DO_LOCATION_HINT` says. */
 export function registryOf(env: Bindings): DurableObjectStub<NodeRegistry> {
-  return env.NODE_REGISTRY.getByName('fleet')
+  return env.NODE_REGISTRY.getByName('fleet', placement(env))
 }
 
 export interface RouteInput {

@@ -47,7 +47,7 @@ export function createHashedKeyStore(env: Bindings): TenantKeyStore {
       return ownerOf(env, await hashApiKey(key))
     },
     async authorize(owner) {
-      const limiter = limiterFor(env.TENANT_LIMITER, owner.tenantId)
+      const limiter = limiterFor(env, owner.tenantId)
       const grant = await limiter.authorize(owner.tenantId, owner.keyId)
       return grant && tenantOf(grant)
     },
