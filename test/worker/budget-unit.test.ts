@@ -112,5 +112,16 @@ describe('refusals and headers', () => {
     })
     expect(quota.message).toContain('resets in 2h0m0s')
     expect(quota.headers).toMatchObject({ 'retry-after': '7200', 'x-should-retry': 'false' })
+    // A budget whose tokens running requests hold is not spent: retry in a moment.
+    const busy = refusalError({
+      ...base,
+      reason: 'busy',
+      field: 'daily_tokens',
+      retryAfterMs: 1_000,
+      held: 120,
+    })
+    expect(busy).toMatchObject({ status: 429, type: 'tokens', code: 'rate_limit_exceeded' })
+    expect(busy.message).toContain('requests still running hold 120 tokens')
+    expect(busy.headers).toEqual({ 'retry-after': '1', 'retry-after-ms': '1000' })
   })
 })

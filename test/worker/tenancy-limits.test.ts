@@ -31,11 +31,14 @@ describe('a concurrent burst against a small budget', () => {
     const statuses = responses.map((r) => r.status)
     const admitted = statuses.filter((s) => s === 200).length
     expect(admitted + statuses.filter((s) => s === 429).length).toBe(requests)
+    // Refused while others ran: their reservations held the budget, which they hardly use (15 of 145
+    // tokens each), so each refusal is a retry in a moment, not "budget spent".
     for (const response of responses.filter((r) => r.status === 429)) {
       expect(await response.json()).toMatchObject({
-        error: { type: 'insufficient_quota', code: 'insufficient_quota' },
+        error: { type: 'tokens', code: 'rate_limit_exceeded' },
       })
-      expect(response.headers.get('x-should-retry')).toBe('false')
+      expect(response.headers.get('x-should-retry')).toBeNull()
+      expect(Number(response.headers.get('retry-after-ms'))).toBeLessThanOrEqual(1_000)
     }
     const records = await usageRecords(tenantId, requests)
     const charged = records.reduce((sum, r) => sum + r.charged_tokens, 0)
@@ -60,6 +63,24 @@ describe('a concurrent burst against a small budget', () => {
     expect(records.filter((r) => r.status === 200).every((r) => r.usage_source === 'node')).toBe(
       true,
     )
+  })
+})
+
+describe('a spent budget', () => {
+  it('is insufficient_quota, not to be retried, once settled use leaves too little', async () => {
+    const budget = PROMPT_BOUND + 100 + NORMAL_USAGE.total_tokens - 1
+    const { key } = await createTenantWithKey({ daily_tokens: budget })
+    expect((await callEdge(chatWith(key.key, normal()))).status).toBe(200)
+    // The first request's settlement (its usage record) lands after its response: wait for the refund.
+    let refused: Response | null = null
+    for (let i = 0; i < 50 && !refused; i++) {
+      const res = await callEdge(chatWith(key.key, normal()))
+      const body = await res.json<{ error?: { code: string } }>()
+      if (body.error?.code === 'insufficient_quota') refused = res
+      else await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    expect(refused?.status).toBe(429)
+    expect(refused?.headers.get('x-should-retry')).toBe('false')
   })
 })
 

@@ -71,10 +71,46 @@ describe('TenantLimiter reservations', () => {
     )
     expect(admitted).toHaveLength(Math.floor(budget / 140))
     expect(reserved).toBeLessThanOrEqual(budget)
+    // Nothing has settled: the budget is held by running requests, not spent, so a retry may succeed.
     const refused = results.filter((r) => !r.ok)
     for (const r of refused) {
-      expect(r).toMatchObject({ ok: false, refusal: { reason: 'quota', field: 'daily_tokens' } })
+      expect(r).toMatchObject({
+        ok: false,
+        refusal: { reason: 'busy', field: 'daily_tokens', held: reserved },
+      })
     }
+  })
+
+  it('calls a budget spent only when settled use fills it, not tokens that running requests hold', async () => {
+    const { tenantId, key } = await createTenantWithKey({ daily_tokens: 300 })
+    const stub = stubFor(tenantId)
+    const reserve = () => stub.reserve(input(tenantId, key.id)) as Promise<ReserveResult>
+    const settle = (result: ReserveResult, tokens: number) =>
+      stub.commit({
+        reservationId: result.ok ? result.reservationId : '',
+        charge: { kind: 'exact', promptTokens: tokens, completionTokens: 0 },
+        status: 200,
+        outcome: 'done',
+        latencyMs: null,
+        ttftMs: null,
+      })
+    const a = await reserve()
+    const b = await reserve()
+    expect([a.ok, b.ok]).toEqual([true, true])
+    // 280 of 300 reserved: the third does not fit now, but would once they end.
+    expect(await reserve()).toMatchObject({
+      ok: false,
+      refusal: { reason: 'busy', held: 280, retryAfterMs: 1_000 },
+    })
+    expect(await settle(a, 140)).toBe(true)
+    // 140 spent and 140 held: 160 would be left without the hold, enough for 140.
+    expect(await reserve()).toMatchObject({ ok: false, refusal: { reason: 'busy', held: 140 } })
+    expect(await settle(b, 140)).toBe(true)
+    // 280 spent, nothing held: spent for today.
+    expect(await reserve()).toMatchObject({
+      ok: false,
+      refusal: { reason: 'quota', field: 'daily_tokens' },
+    })
   })
 
   it('grants a client without a maximum what the limits leave, and refuses when nothing is left', async () => {
@@ -86,8 +122,12 @@ describe('TenantLimiter reservations', () => {
     })
     const first = await stub.reserve(flexible)
     expect(first).toMatchObject({ ok: true, completionTokens: 260, reservedTokens: 300 })
+    // The first holds all of it while it runs: worth a retry when it ends, not at the window's end.
     const second = await stub.reserve(flexible)
-    expect(second).toMatchObject({ ok: false, refusal: { reason: 'rate', field: 'tpm' } })
+    expect(second).toMatchObject({
+      ok: false,
+      refusal: { reason: 'busy', field: 'tpm', held: 300 },
+    })
   })
 
   it('reopens a window exactly when the reset said, not a millisecond earlier', async () => {

@@ -1,13 +1,13 @@
 /**
  * @module
  * A refused reservation as the 429 a client can act on (openai-wire.md pain point 7): `type`/`code`
- * `requests`|`tokens` + `rate_limit_exceeded` when waiting helps, `insufficient_quota` when a budget is
- * spent or a limit is 0; always `retry-after` and `retry-after-ms`; `x-should-retry: false` where an
+ * `requests`|`tokens` + `rate_limit_exceeded` when waiting helps (a window that resets, or tokens that running
+ * requests hold, even in a daily budget), `insufficient_quota` when a budget is spent or a limit is 0; always `retry-after` and `retry-after-ms`; `x-should-retry: false` where an
  * automatic retry cannot succeed (openai-node obeys it before anything else).
  */
 import type { Refusal } from '../durable-objects/limiter-types.ts'
 import { GatewayError } from '../errors.ts'
-import { goDuration } from './windows.ts'
+import { TOKEN_FIELDS, goDuration } from './windows.ts'
 
 /** What a client that must not retry automatically is told to wait anyway (a person has to act first). */
 const NO_RETRY_WAIT_MS = 60_000
@@ -35,6 +35,8 @@ function describe(refusal: Refusal): string {
       return `Token budget exhausted: ${what} is ${refusal.limit}${needs}. It resets in ${goDuration(refusal.retryAfterMs)}.`
     case 'rate':
       return `Rate limit reached for ${what}: limit ${refusal.limit}${needs}. Retry in ${goDuration(refusal.retryAfterMs)}.`
+    case 'busy':
+      return `Rate limit reached for ${what}: limit ${refusal.limit}${needs}, and requests still running hold ${refusal.held ?? 0} tokens of it until they end (then only what they used stays spent). Retry in ${goDuration(refusal.retryAfterMs)}.`
   }
 }
 
@@ -42,7 +44,7 @@ function describe(refusal: Refusal): string {
  * @example throw refusalError({ reason: 'rate', field: 'rpm', scope: 'tenant', limit: 60, requested: null, retryAfterMs: 1200 })
  */
 export function refusalError(refusal: Refusal): GatewayError {
-  const retryable = refusal.reason === 'rate'
+  const retryable = refusal.reason === 'rate' || refusal.reason === 'busy'
   const waitMs = retryable
     ? Math.max(1, refusal.retryAfterMs)
     : Math.max(NO_RETRY_WAIT_MS, refusal.retryAfterMs)
@@ -55,6 +57,7 @@ export function refusalError(refusal: Refusal): GatewayError {
     refusal.reason === 'disabled' ||
     refusal.reason === 'quota' ||
     (refusal.reason === 'too_large' && refusal.field !== 'tpm')
-  const spec = quota ? QUOTA : { ...RATE, type: refusal.field === 'tpm' ? 'tokens' : 'requests' }
+  const tokens = (TOKEN_FIELDS as readonly string[]).includes(refusal.field)
+  const spec = quota ? QUOTA : { ...RATE, type: tokens ? 'tokens' : 'requests' }
   return new GatewayError(spec, describe(refusal), { headers })
 }

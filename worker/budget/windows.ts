@@ -19,6 +19,7 @@ export const ROLLING_WINDOW_MS = MINUTE
 
 /** Window fields that count tokens (`rpm` counts requests). */
 export const TOKEN_FIELDS = ['tpm', 'daily_tokens', 'monthly_tokens'] as const
+export type TokenField = (typeof TOKEN_FIELDS)[number]
 
 export interface Window {
   start: number

@@ -2,17 +2,25 @@
  * @module
  * The admission decision for one reservation, against one read of the ledger (scope-usage.ts): limits of 0 first
  * (refused outright), then concurrency and requests per minute, then tokens. A token need that no window
- * could ever hold is `too_large`; one that only does not fit now is `rate` (tpm) or `quota` (daily,
- * monthly). Pure reads: the caller admits in the same synchronous step.
+ * could ever hold is `too_large`; one that would fit but for the tokens running requests hold (a
+ * reservation is the worst case, most of it comes back when the request ends) is `busy`, worth a retry in
+ * a moment; one that does not fit even so is `rate` (tpm) or `quota` (daily, monthly): spent. Pure reads:
+ * the caller admits in the same synchronous step.
  */
 import { LIMIT_FIELDS } from '../tenancy/limits.ts'
 import { TOKEN_FIELDS } from '../budget/windows.ts'
+import type { TokenField } from '../budget/windows.ts'
 import type { Scope } from './ledger.ts'
 import type { Refusal } from './limiter-types.ts'
 import type { ScopeUsage } from './scope-usage.ts'
 
 /** How long a client refused by the concurrency limit should wait: one stream's worth of patience. */
 const CONCURRENCY_RETRY_MS = 1_000
+/** The same for tokens held by running requests: they come back as soon as one of them ends. */
+const BUSY_RETRY_MS = 1_000
+
+/** Tokens the open reservations hold in a scope's window (the one starting at `start`). */
+export type HeldTokens = (scope: string, field: TokenField, start: number) => number
 
 export interface Demand {
   promptTokens: number
@@ -23,7 +31,13 @@ export interface Demand {
 
 export type Decision = { ok: true; completionTokens: number } | { ok: false; refusal: Refusal }
 
-const SEVERITY: Record<Refusal['reason'], number> = { disabled: 3, too_large: 2, quota: 1, rate: 0 }
+const SEVERITY: Record<Refusal['reason'], number> = {
+  disabled: 3,
+  too_large: 2,
+  quota: 1,
+  rate: 0,
+  busy: 0,
+}
 
 /** The refusal a client should hear about: the hardest one, then the longest wait. */
 function worst(refusals: Refusal[]): Refusal | undefined {
@@ -95,6 +109,8 @@ function tokenRoom(usage: ScopeUsage, scopes: Scope[], now: number) {
         scope,
         field,
         limit,
+        used,
+        start: window.start,
         room: Math.max(0, limit - used),
         resetMs: window.end - now,
       })
@@ -105,9 +121,16 @@ function tokenRoom(usage: ScopeUsage, scopes: Scope[], now: number) {
 
 /**
  * Decides whether `demand` fits every scope right now, and how many completion tokens it is granted.
- * @example decide(ledger.read(scopes), scopes, { promptTokens: 40, maxCompletionTokens: 100, flexibleCompletion: false }, Date.now())
+ * `held` is asked only for a token window that refuses, to tell tokens in use from tokens spent.
+ * @example decide(ledger.read(scopes), scopes, { promptTokens: 40, maxCompletionTokens: 100, flexibleCompletion: false }, Date.now(), ledger.heldTokens)
  */
-export function decide(usage: ScopeUsage, scopes: Scope[], demand: Demand, now: number): Decision {
+export function decide(
+  usage: ScopeUsage,
+  scopes: Scope[],
+  demand: Demand,
+  now: number,
+  held: HeldTokens,
+): Decision {
   const hard = disabled(scopes) ?? worst(requestRefusals(usage, scopes, now))
   if (hard) return { ok: false, refusal: hard }
   const rooms = tokenRoom(usage, scopes, now)
@@ -120,14 +143,16 @@ export function decide(usage: ScopeUsage, scopes: Scope[], demand: Demand, now: 
   const requested = promptTokens + Math.max(1, completionTokens)
   const refusals: Refusal[] = rooms
     .filter((r) => r.room < requested)
-    .map((r) => ({
-      reason: r.limit < requested ? 'too_large' : r.field === 'tpm' ? 'rate' : 'quota',
-      field: r.field,
-      scope: r.scope.kind,
-      limit: r.limit,
-      requested,
-      retryAfterMs: r.resetMs,
-    }))
+    .map((r): Refusal => {
+      const base = { field: r.field, scope: r.scope.kind, limit: r.limit, requested }
+      if (r.limit < requested) return { ...base, reason: 'too_large', retryAfterMs: r.resetMs }
+      const inUse = held(r.scope.id, r.field, r.start)
+      if (inUse > 0 && r.limit - (r.used - inUse) >= requested) {
+        const retryAfterMs = Math.min(BUSY_RETRY_MS, r.resetMs)
+        return { ...base, reason: 'busy', retryAfterMs, held: inUse }
+      }
+      return { ...base, reason: r.field === 'tpm' ? 'rate' : 'quota', retryAfterMs: r.resetMs }
+    })
   const refusal = worst(refusals)
   return refusal ? { ok: false, refusal } : { ok: true, completionTokens }
 }

@@ -142,6 +142,27 @@ export class Ledger {
     }
   }
 
+  /**
+   * Tokens the open reservations of `scope` hold in its `field` window that opened at `start`: what they
+   * took at admission, all of which comes back, less their real use, when they settle. One query over
+   * the scope's open reservations; asked only when a request is refused for tokens.
+   */
+  heldTokens(scope: string, field: WindowField, start: number): number {
+    let held = 0
+    const rows = this.#sql.exec<{ charges: string }>(
+      `SELECT r.charges FROM reservations r JOIN holds h ON h.reservation_id = r.id
+       WHERE h.scope = ?`,
+      scope,
+    )
+    for (const row of rows) {
+      for (const charge of JSON.parse(row.charges) as Charge[]) {
+        if (charge.scope === scope && charge.field === field && charge.start === start)
+          held += charge.tokens
+      }
+    }
+    return held
+  }
+
   /** Reservations whose lease ended at or before `now` (their request died without settling). */
   expired(now: number): string[] {
     return this.#sql

@@ -24,14 +24,19 @@ export interface RateSnapshot {
 
 /** Why a reservation was refused. */
 export interface Refusal {
-  /** `rate`: retry after the window; `quota`: budget spent; `disabled`: a limit of 0; `too_large`: never fits. */
-  reason: 'rate' | 'quota' | 'disabled' | 'too_large'
+  /**
+   * `rate`: retry after the window; `busy`: the tokens are there but held by requests still running, retry
+   * soon; `quota`: budget spent; `disabled`: a limit of 0; `too_large`: never fits.
+   */
+  reason: 'rate' | 'busy' | 'quota' | 'disabled' | 'too_large'
   field: LimitField
   scope: ScopeKind
   limit: number
   /** Tokens the request needed (token limits only). */
   requested: number | null
   retryAfterMs: number
+  /** `busy` only: the tokens running requests hold in the window (given back, less their use, as they end). */
+  held?: number
 }
 
 /** The usage-record fields known when the request is admitted. */

@@ -73,7 +73,9 @@ export class TenantLimiter extends DurableObject<Env> {
       const grant = grantOf(config, key, usage.snapshot(scopes, now))
       return { ok: false, refusal: null, denied: 'model', grant }
     }
-    const decision = decide(usage, scopes, input, now)
+    const decision = decide(usage, scopes, input, now, (scope, field, start) =>
+      this.#ledger.heldTokens(scope, field, start),
+    )
     if (!decision.ok) {
       const snapshot = usage.snapshot(scopes, now)
       this.#queueRecord(newId('res'), input.tenantId, input.record, {
