@@ -94,6 +94,8 @@ function checkArguments(command: string): void {
   if (foreign) throw new UsageError(`'${command}' does not take --${foreign}.`)
   const extra = positionals[accepted.positionals]
   if (extra !== undefined) throw new UsageError(`Unexpected argument '${extra}'.`)
+  if (command === 'limits set' && values.key && positionals[2] !== undefined)
+    throw new UsageError('limits set takes a tenant id or --key <key-id>, not both.')
   if (command === 'limits set' && values.key && values['per-user'])
     throw new UsageError(
       "--per-user sets a tenant's limits for each end user; it does not go with --key.",
@@ -145,7 +147,12 @@ async function run(): Promise<unknown> {
       const body: Record<string, unknown> = { limits: limitsFromOptions() }
       if (values.name) body.name = values.name
       if (values['expires-at']) body.expires_at = value(values['expires-at'])
-      if (values.models) body.allowed_models = values.models.split(',').map((m) => m.trim())
+      if (values.models !== undefined) {
+        const models = values.models.split(',').map((m) => m.trim())
+        if (models.some((m) => m === ''))
+          throw new UsageError('--models needs model ids, e.g. gemma-3n-e2b-it.')
+        body.allowed_models = models
+      }
       if (values.key) body.key = values.key
       return admin.request('POST', `/tenants/${required(2, 'the tenant id')}/keys`, body)
     }

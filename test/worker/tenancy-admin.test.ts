@@ -88,6 +88,19 @@ describe('malformed admin bodies', () => {
     expect(await dateOnly.json()).toMatchObject({
       error: { param: 'expires_at', message: expect.stringContaining('ISO 8601 date-time') },
     })
+    // Mistakes that would otherwise be taken: milliseconds for seconds (an expiry in year 58,000), a
+    // day that does not exist (read as March 2), a date-time without a zone (say that it needs one).
+    for (const [expires_at, text] of [
+      [Date.now() + 86_400_000, 'looks like milliseconds'],
+      ['2027-02-30T00:00:00Z', 'not a calendar date'],
+      ['2027-01-01T00:00:00', 'with a time zone'],
+    ] as const) {
+      const res = await admin('POST', `/tenants/${tenantId}/keys`, { expires_at })
+      expect(res.status).toBe(400)
+      expect(await res.json()).toMatchObject({
+        error: { param: 'expires_at', message: expect.stringContaining(text) },
+      })
+    }
     const broken = await callEdge('/admin/tenants', {
       method: 'POST',
       headers: { authorization: `Bearer ${testEnv.ADMIN_TOKEN}` },
@@ -216,9 +229,20 @@ describe('keys', () => {
     const second = await graceful.json<{ key: string; id: string; allowed_models: string[] }>()
     expect(second.allowed_models).toEqual(['gemma-3n-e2b-it'])
     expect((await models(key.key)).status).toBe(200)
-    const hard = await (await admin('POST', `/keys/${second.id}/rotate`)).json<{ key: string }>()
+    const hard = await (
+      await admin('POST', `/keys/${second.id}/rotate`)
+    ).json<{
+      key: string
+      id: string
+    }>()
     expect((await models(second.key)).status).toBe(401)
     expect((await models(hard.key)).status).toBe(200)
+    // Rotated without grace, the key is also revoked: a retry is told which key replaced it.
+    const retried = await admin('POST', `/keys/${second.id}/rotate`)
+    expect(retried.status).toBe(409)
+    expect(await retried.json()).toMatchObject({
+      error: { code: 'key_rotated', message: expect.stringContaining(hard.id) },
+    })
   })
 
   it("gives the replacement the key's own expiry, and rotates a key only once", async () => {
@@ -284,7 +308,10 @@ describe('keys', () => {
     const { tenantId } = await createTenantWithKey()
     const dev = 'sk-dev-imported-key-123456'
     const payload = { key: dev, allowed_models: ['some-other-model'] }
-    expect((await admin('POST', `/tenants/${tenantId}/keys`, payload)).status).toBe(201)
+    const created = await admin('POST', `/tenants/${tenantId}/keys`, payload)
+    expect(created.status).toBe(201)
+    // Its listed prefix gives away a quarter of it at most (26 characters: 6), not 11 of them.
+    expect((await created.json<{ prefix: string }>()).prefix).toBe('sk-dev')
     const again = await admin('POST', `/tenants/${tenantId}/keys`, { key: dev })
     expect(again.status).toBe(409)
     const res = await callEdge(chatWith(dev, body))

@@ -197,13 +197,15 @@ describe('GET /v1/usage', () => {
     })
   })
 
-  it('names a malformed date parameter', async () => {
+  it('names a malformed date parameter, and a day that does not exist', async () => {
     const { key } = await createTenantWithKey()
-    const res = await callEdge('/v1/usage?start=yesterday', {
-      headers: { authorization: `Bearer ${key.key}` },
-    })
-    expect(res.status).toBe(400)
-    expect(await res.json()).toMatchObject({ error: { param: 'start' } })
+    for (const query of ['start=yesterday', 'start=2026-02-30&end=2026-03-31']) {
+      const res = await callEdge(`/v1/usage?${query}`, {
+        headers: { authorization: `Bearer ${key.key}` },
+      })
+      expect(res.status).toBe(400)
+      expect(await res.json()).toMatchObject({ error: { param: 'start' } })
+    }
   })
 
   it('records the media of a request: images, clips and audio seconds as the edge decoded them', async () => {

@@ -14,17 +14,31 @@ const name = v.pipe(
   v.maxLength(200, 'must be at most 200 characters'),
 )
 
+/** The last second of year 9999: a larger "Unix seconds" value is almost surely milliseconds. */
+const MAX_UNIX_SECONDS = 253_402_300_799
+
+/** Whether the date part of an ISO 8601 string exists (JavaScript would read 02-30 as March 2). */
+function realCalendarDate(text: string): boolean {
+  const [year, month, day] = text.slice(0, 10).split('-').map(Number) as [number, number, number]
+  const date = new Date(Date.UTC(year, month - 1, day))
+  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day
+}
+
 /** Unix seconds or an ISO 8601 date-time; read as Unix milliseconds, and only in the future. */
 const futureTime = v.pipe(
   v.union([
     v.pipe(
       v.number(),
       v.integer(),
+      v.maxValue(MAX_UNIX_SECONDS, 'must be Unix seconds; this looks like milliseconds'),
       v.transform((s) => s * 1000),
     ),
     v.pipe(
       v.string(),
-      v.isoTimestamp('must be an ISO 8601 date-time or Unix seconds'),
+      v.isoTimestamp(
+        'must be an ISO 8601 date-time with a time zone (2027-01-01T00:00:00Z) or Unix seconds',
+      ),
+      v.check(realCalendarDate, 'is not a calendar date'),
       v.transform((s) => Date.parse(s)),
     ),
   ]),

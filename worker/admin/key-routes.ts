@@ -89,12 +89,13 @@ keyRoutes.delete('/:keyId', async (c) => {
 
 /** Throws the 409 that says why `key` cannot be rotated now, if it cannot. */
 function refuseRotation(key: KeyRecord, now: number): void {
-  if (key.revokedAt !== null) {
-    throw new GatewayError(KEY_REVOKED, 'A revoked key cannot be rotated.')
-  }
+  // First: a rotation without grace also revokes the key, and the replacement is what the caller needs.
   if (key.replacedBy !== null) {
     const message = `This key was already rotated; rotate its replacement, ${key.replacedBy}.`
     throw new GatewayError(KEY_ROTATED, message)
+  }
+  if (key.revokedAt !== null) {
+    throw new GatewayError(KEY_REVOKED, 'A revoked key cannot be rotated.')
   }
   if (key.expiresAt !== null && key.expiresAt <= now) {
     throw new GatewayError(

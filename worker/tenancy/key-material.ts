@@ -34,9 +34,17 @@ export async function hashApiKey(key: string): Promise<string> {
   return hex(await crypto.subtle.digest('SHA-256', encoder.encode(key)))
 }
 
-/** The public part of a key shown in listings and logs. */
+/**
+ * The public part of a key shown in listings and logs. An imported key has no public `gk_` head and may be
+ * as short as 16 characters: it shows a quarter of its characters at most, never enough to guess the rest.
+ * @example publicPrefix('abcdefghijklmnop') // 'abcd'
+ */
 export function publicPrefix(key: string): string {
-  return key.slice(0, PUBLIC_PREFIX_LENGTH)
+  if (key.startsWith(KEY_PREFIX)) return key.slice(0, PUBLIC_PREFIX_LENGTH)
+  return key.slice(
+    0,
+    Math.min(PUBLIC_PREFIX_LENGTH - KEY_PREFIX.length, Math.floor(key.length / 4)),
+  )
 }
 
 /**

@@ -35,8 +35,9 @@ export interface UsageRange {
 function parseDay(value: string | undefined, param: string): number | null {
   if (value === undefined) return null
   const ms = Date.parse(`${value}T00:00:00Z`)
-  if (!DATE.test(value) || Number.isNaN(ms)) {
-    throw new BadRequestError(`'${param}' must be a date as YYYY-MM-DD.`, param)
+  // Date.parse reads 2026-02-30 as March 2: the day must come back as it was given.
+  if (!DATE.test(value) || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== value) {
+    throw new BadRequestError(`'${param}' must be a calendar date as YYYY-MM-DD.`, param)
   }
   return ms
 }

@@ -35,6 +35,11 @@ describe('npm run admin', () => {
     [['usage', 't1', '--name', 'x'], /'usage' does not take --name/],
     [['keys', 'revoke', 'k1', 'k2'], /Unexpected argument 'k2'/],
     [['limits', 'set', '--key', 'k1', '--per-user', '--rpm', '5'], /does not go with --key/],
+    [
+      ['limits', 'set', 't1', '--key', 'k1', '--rpm', '5'],
+      /a tenant id or --key <key-id>, not both/,
+    ],
+    [['keys', 'create', 't1', '--models', ''], /--models needs model ids/],
   ])('refuses %j with the reason and the help', async (args, reason) => {
     const { code, stderr } = await admin(...args)
     expect(code).toBe(2)
