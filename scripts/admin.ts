@@ -1,11 +1,12 @@
 /**
  * @module
  * `npm run admin -- <command>`: the operator's CLI for tenants, keys, limits and usage. It only calls the
- * worker's admin API (ADMIN_URL, default http://127.0.0.1:8787; ADMIN_TOKEN, default `dev-admin-token`, the
+ * worker's admin API (ADMIN_URL, default http://127.0.0.1:8787 or the WORKER_PORT given; ADMIN_TOKEN, default `dev-admin-token`, the
  * token `npm start` uses), so it works the same against `wrangler dev` and a deployed worker. Prints JSON.
  */
 import { parseArgs } from 'node:util'
 import { AdminApiError, createAdminClient } from './lib/admin-client.ts'
+import { workerPortOrExit } from './lib/wrangler-dev.ts'
 
 const HELP = `Usage: npm run admin -- <command> [options]
 
@@ -26,7 +27,8 @@ const HELP = `Usage: npm run admin -- <command> [options]
 Limit options (a number, or "none" to remove the limit; limits you leave out keep their value):
   --rpm  --tpm  --concurrency  --daily-tokens  --monthly-tokens
 
-Environment: ADMIN_URL (default http://127.0.0.1:8787), ADMIN_TOKEN (default dev-admin-token).`
+Environment: ADMIN_URL (default http://127.0.0.1:8787, or WORKER_PORT's), ADMIN_TOKEN (default
+dev-admin-token).`
 
 const LIMIT_OPTIONS = {
   rpm: 'rpm',
@@ -131,7 +133,7 @@ function query(params: Record<string, string | undefined>): string {
 
 async function run(): Promise<unknown> {
   const admin = createAdminClient(
-    process.env.ADMIN_URL || 'http://127.0.0.1:8787',
+    process.env.ADMIN_URL || `http://127.0.0.1:${workerPortOrExit()}`,
     process.env.ADMIN_TOKEN || 'dev-admin-token',
   )
   const command = positionals[0] === 'usage' ? 'usage' : positionals.slice(0, 2).join(' ')

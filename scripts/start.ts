@@ -12,9 +12,9 @@ import { createAdminClient } from './lib/admin-client.ts'
 import { startService, waitForHttp } from './lib/process-group.ts'
 import type { Service } from './lib/process-group.ts'
 import { seedDevTenant } from './lib/seed-dev-tenant.ts'
-import { REPO_ROOT, startWorkerDev } from './lib/wrangler-dev.ts'
+import { REPO_ROOT, startWorkerDev, workerPortOrExit } from './lib/wrangler-dev.ts'
 
-const WORKER_PORT = 8787
+const WORKER_PORT = workerPortOrExit()
 const nodePort = Number(process.env.GPU_NODE_PORT || 8790)
 const adminToken = process.env.ADMIN_TOKEN || 'dev-admin-token'
 const gpuNodeSecret = process.env.GPU_NODE_SECRET || randomBytes(24).toString('base64url')

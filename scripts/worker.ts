@@ -1,6 +1,6 @@
 /**
  * @module
- * `npm run worker`: the worker alone in `wrangler dev` on 127.0.0.1:8787, pointed at GPU_NODES
+ * `npm run worker`: the worker alone in `wrangler dev` on 127.0.0.1:8787 (WORKER_PORT), pointed at GPU_NODES
  * (default: the local node on 8790). GPU_NODE_SECRET comes from the environment and must match what the
  * GPU node was started with; ADMIN_TOKEN defaults to `dev-admin-token`. When DEV_API_KEY is set, the
  * development tenant is seeded with that key (as `npm start` does); otherwise tenants are left to
@@ -9,7 +9,7 @@
 import { createAdminClient } from './lib/admin-client.ts'
 import { waitForHttp } from './lib/process-group.ts'
 import { seedDevTenant } from './lib/seed-dev-tenant.ts'
-import { startWorkerDev } from './lib/wrangler-dev.ts'
+import { startWorkerDev, workerPortOrExit } from './lib/wrangler-dev.ts'
 
 if (!process.env.GPU_NODE_SECRET) {
   console.error(
@@ -18,8 +18,10 @@ if (!process.env.GPU_NODE_SECRET) {
   process.exit(2)
 }
 const adminToken = process.env.ADMIN_TOKEN || 'dev-admin-token'
+const port = workerPortOrExit()
+const workerUrl = `http://127.0.0.1:${port}`
 const worker = await startWorkerDev({
-  port: 8787,
+  port,
   gpuNodes: process.env.GPU_NODES || 'http://127.0.0.1:8790',
   gpuNodeSecret: process.env.GPU_NODE_SECRET,
   adminToken,
@@ -30,11 +32,8 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 }
 if (process.env.DEV_API_KEY) {
   try {
-    await waitForHttp('http://127.0.0.1:8787/health', worker, 60_000)
-    await seedDevTenant(
-      createAdminClient('http://127.0.0.1:8787', adminToken),
-      process.env.DEV_API_KEY,
-    )
+    await waitForHttp(`${workerUrl}/health`, worker, 60_000)
+    await seedDevTenant(createAdminClient(workerUrl, adminToken), process.env.DEV_API_KEY)
   } catch (error) {
     console.error(`Seeding the development tenant failed: ${(error as Error).message}`)
     await worker.stop()

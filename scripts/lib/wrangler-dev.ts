@@ -16,6 +16,35 @@ import type { Service } from './process-group.ts'
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..')
 export const WRANGLER_BIN = join(REPO_ROOT, 'node_modules', '.bin', 'wrangler')
 
+/** The worker's local URL is http://127.0.0.1:8787 unless WORKER_PORT says otherwise. */
+export const DEFAULT_WORKER_PORT = 8787
+
+/**
+ * The port `npm start`, `npm run worker` and `npm run admin` use for the worker: WORKER_PORT, so that a
+ * second stack can run beside the first; 8787 when unset.
+ * @throws Error naming the variable when it is not a port number
+ */
+export function workerPort(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.WORKER_PORT?.trim()
+  if (!text) return DEFAULT_WORKER_PORT
+  const port = Number(text)
+  if (!/^\d+$/.test(text) || port < 1 || port > 65535)
+    throw new Error(
+      `WORKER_PORT must be a port number from 1 to 65535, not "${text.slice(0, 16)}".`,
+    )
+  return port
+}
+
+/** `workerPort()` for a launcher: a bad WORKER_PORT is one line and exit 2, not a stack. */
+export function workerPortOrExit(): number {
+  try {
+    return workerPort()
+  } catch (error) {
+    console.error((error as Error).message)
+    process.exit(2)
+  }
+}
+
 /** The environment every wrangler command of the project runs in: offline, quiet, no telemetry. */
 export function wranglerEnv(): NodeJS.ProcessEnv {
   return {

@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { workerDevSettings } from '../../../scripts/lib/wrangler-dev.ts'
+import { workerDevSettings, workerPort } from '../../../scripts/lib/wrangler-dev.ts'
 import type { WorkerDevOptions } from '../../../scripts/lib/wrangler-dev.ts'
 
 const base: WorkerDevOptions = {
@@ -65,5 +65,15 @@ describe('workerDevSettings', () => {
       GPU_NODES: '',
       GPU_ROUTE_DEADLINE_MS: '900',
     })
+  })
+})
+
+describe('workerPort', () => {
+  it('is 8787 unless WORKER_PORT names another port', () => {
+    expect(workerPort({})).toBe(8787)
+    expect(workerPort({ WORKER_PORT: '' })).toBe(8787)
+    expect(workerPort({ WORKER_PORT: '28787' })).toBe(28787)
+    for (const bad of ['0', '70000', '87.5', 'http://127.0.0.1:1', '-1'])
+      expect(() => workerPort({ WORKER_PORT: bad })).toThrow(/WORKER_PORT must be a port number/)
   })
 })
