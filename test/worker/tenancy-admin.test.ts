@@ -327,6 +327,21 @@ describe('keys', () => {
   })
 })
 
+describe('admin usage', () => {
+  it("reports one key's usage only for a key of that tenant", async () => {
+    const a = await createTenantWithKey()
+    const b = await createTenantWithKey()
+    const own = await admin('GET', `/tenants/${a.tenantId}/usage?key_id=${a.key.id}`)
+    expect(own.status).toBe(200)
+    expect(await own.json()).toMatchObject({ key_id: a.key.id })
+    for (const keyId of [b.key.id, 'key_nope']) {
+      const res = await admin('GET', `/tenants/${a.tenantId}/usage?key_id=${keyId}`)
+      expect(res.status).toBe(404)
+      expect(await res.json()).toMatchObject({ error: { param: 'key_id' } })
+    }
+  })
+})
+
 describe('secrets stay out of logs and error bodies', () => {
   it('never logs a key, whatever happens to the request', async () => {
     const lines: string[] = []

@@ -29,7 +29,7 @@ const futureTime = v.pipe(
   v.union([
     v.pipe(
       v.number(),
-      v.integer(),
+      v.integer('must be whole Unix seconds'),
       v.maxValue(MAX_UNIX_SECONDS, 'must be Unix seconds; this looks like milliseconds'),
       v.transform((s) => s * 1000),
     ),
@@ -55,7 +55,7 @@ export const createKeySchema = v.strictObject({
   expires_at: v.nullish(futureTime),
   allowed_models: v.nullish(
     v.pipe(
-      v.array(v.pipe(v.string(), v.minLength(1))),
+      v.array(v.pipe(v.string(), v.minLength(1, 'must be a model id, not empty'))),
       v.minLength(1, 'must list at least one model'),
     ),
   ),

@@ -8,10 +8,12 @@
 import { Hono } from 'hono'
 import { limiterFor } from '../durable-objects/limiter-stub.ts'
 import type { AppEnv } from '../env.ts'
+import { briefly } from '../../shared/errors.ts'
 import { NotFoundError } from '../errors.ts'
 import { applyTenantLimitsPatch } from '../tenancy/limits.ts'
 import {
   createTenant,
+  getKey,
   getTenant,
   listTenants,
   setTenantLimits,
@@ -62,6 +64,10 @@ tenantRoutes.get('/:id/usage', async (c) => {
   const tenant = await requireTenant(c.env.DB, c.req.param('id'))
   const range = usageRange(c)
   const keyId = c.req.query('key_id') ?? null
+  // Another tenant's key, or none: a 404, not an empty report that reads as "no use".
+  if (keyId !== null && (await getKey(c.env.DB, keyId))?.tenantId !== tenant.id) {
+    throw new NotFoundError(`No key '${briefly(keyId)}' in this tenant.`, 'not_found', 'key_id')
+  }
   const data = await dailyUsage(c.env.DB, tenant.id, range, keyId)
   return c.json({ object: 'list', tenant_id: tenant.id, key_id: keyId, ...range, data })
 })
