@@ -78,76 +78,96 @@ const penalty = v.pipe(
   v.maxValue(2, 'must be between -2 and 2'),
 )
 
-const wireRequest = v.object({
-  model: v.pipe(v.string(), v.nonEmpty('must not be empty')),
-  messages: v.pipe(
-    v.array(message),
-    v.nonEmpty('must contain at least one message'),
-    v.maxLength(
-      CHAT_LIMITS.maxMessages,
-      `must contain at most ${CHAT_LIMITS.maxMessages} messages`,
+const wireRequest = v.pipe(
+  v.object({
+    model: v.pipe(v.string(), v.nonEmpty('must not be empty')),
+    messages: v.pipe(
+      v.array(message),
+      v.nonEmpty('must contain at least one message'),
+      v.maxLength(
+        CHAT_LIMITS.maxMessages,
+        `must contain at most ${CHAT_LIMITS.maxMessages} messages`,
+      ),
     ),
-  ),
-  stream: v.nullish(v.boolean()),
-  stream_options: v.nullish(v.object({ include_usage: v.optional(v.boolean()) })),
-  max_completion_tokens: v.nullish(positiveInt),
-  max_tokens: v.nullish(positiveInt),
-  temperature: v.nullish(
-    v.pipe(
-      v.number(),
-      v.minValue(0, 'must be between 0 and 2'),
-      v.maxValue(2, 'must be between 0 and 2'),
-    ),
-  ),
-  top_p: v.nullish(unitInterval),
-  top_k: v.nullish(
-    v.pipe(v.number(), v.integer('must be an integer'), v.minValue(0, 'must be 0 (off) or more')),
-  ),
-  seed: v.nullish(v.pipe(v.number(), v.integer('must be an integer'))),
-  stop: v.nullish(
-    v.union([
-      v.pipe(v.string(), v.maxLength(CHAT_LIMITS.maxStopLength)),
+    stream: v.nullish(v.boolean()),
+    stream_options: v.nullish(v.object({ include_usage: v.optional(v.boolean()) })),
+    max_completion_tokens: v.nullish(positiveInt),
+    max_tokens: v.nullish(positiveInt),
+    temperature: v.nullish(
       v.pipe(
-        v.array(
-          v.pipe(
-            v.string(),
-            v.nonEmpty('must not be empty'),
-            v.maxLength(CHAT_LIMITS.maxStopLength),
+        v.number(),
+        v.minValue(0, 'must be between 0 and 2'),
+        v.maxValue(2, 'must be between 0 and 2'),
+      ),
+    ),
+    top_p: v.nullish(unitInterval),
+    top_k: v.nullish(
+      v.pipe(v.number(), v.integer('must be an integer'), v.minValue(0, 'must be 0 (off) or more')),
+    ),
+    seed: v.nullish(
+      v.pipe(
+        v.number(),
+        v.integer('must be an integer'),
+        v.check((seed) => Math.abs(seed) < 2 ** 63, 'must be a 64-bit integer'),
+      ),
+    ),
+    stop: v.nullish(
+      v.union([
+        v.pipe(v.string(), v.maxLength(CHAT_LIMITS.maxStopLength)),
+        v.pipe(
+          v.array(
+            v.pipe(
+              v.string(),
+              v.nonEmpty('must not be empty'),
+              v.maxLength(CHAT_LIMITS.maxStopLength),
+            ),
+          ),
+          v.maxLength(
+            CHAT_LIMITS.maxStopSequences,
+            `must have at most ${CHAT_LIMITS.maxStopSequences} sequences`,
           ),
         ),
-        v.maxLength(
-          CHAT_LIMITS.maxStopSequences,
-          `must have at most ${CHAT_LIMITS.maxStopSequences} sequences`,
-        ),
+      ]),
+    ),
+    presence_penalty: v.nullish(penalty),
+    frequency_penalty: v.nullish(penalty),
+    // 1 is the only count served; 0 or less is an invalid value rather than an unsupported one.
+    n: v.nullish(
+      v.pipe(
+        v.number(),
+        v.integer('must be an integer'),
+        v.minValue(1, 'must be at least 1'),
+        v.maxValue(1),
       ),
-    ]),
-  ),
-  presence_penalty: v.nullish(penalty),
-  frequency_penalty: v.nullish(penalty),
-  // 1 is the only count served; 0 or less is an invalid value rather than an unsupported one.
-  n: v.nullish(
-    v.pipe(
-      v.number(),
-      v.integer('must be an integer'),
-      v.minValue(1, 'must be at least 1'),
-      v.maxValue(1),
     ),
-  ),
-  user: v.nullish(v.string()),
-  logprobs: v.nullish(v.literal(false)),
-  tools: v.nullish(v.pipe(v.array(v.unknown()), v.maxLength(0))),
-  response_format: v.nullish(v.object({ type: v.literal('text') })),
-  // Accepted only where they change nothing, so that no request is silently served differently.
-  top_logprobs: v.nullish(v.literal(0)),
-  logit_bias: v.nullish(
-    v.pipe(
-      v.record(v.string(), v.number()),
-      v.check((bias) => Object.keys(bias).length === 0),
+    user: v.nullish(v.string()),
+    logprobs: v.nullish(v.literal(false)),
+    tools: v.nullish(v.pipe(v.array(v.unknown()), v.maxLength(0))),
+    response_format: v.nullish(v.object({ type: v.literal('text') })),
+    // Accepted only where they change nothing, so that no request is silently served differently.
+    top_logprobs: v.nullish(v.literal(0)),
+    logit_bias: v.nullish(
+      v.pipe(
+        v.record(v.string(), v.number()),
+        v.check((bias) => Object.keys(bias).length === 0),
+      ),
     ),
+    modalities: v.nullish(v.array(v.literal('text'))),
+    audio: v.nullish(v.null()),
+    // The deprecated function-calling fields, and a tool choice that would force a call: the same as tools.
+    functions: v.nullish(v.pipe(v.array(v.unknown()), v.maxLength(0))),
+    function_call: v.nullish(v.literal('none')),
+    tool_choice: v.nullish(v.picklist(['none', 'auto'])),
+  }),
+  // OpenAI refuses stream_options on a request that does not stream; a client that forgot `stream` learns it.
+  v.forward(
+    v.check(
+      (body) => body.stream_options == null || body.stream === true,
+      'is only allowed when stream is true',
+    ),
+    ['stream_options'],
   ),
-  modalities: v.nullish(v.array(v.literal('text'))),
-  audio: v.nullish(v.null()),
-})
+)
 
 export type WireChatRequest = v.InferOutput<typeof wireRequest>
 export type WireMessage = WireChatRequest['messages'][number]
@@ -194,6 +214,9 @@ const UNSUPPORTED_PARAMS = new Set([
   'logit_bias',
   'modalities',
   'audio',
+  'functions',
+  'function_call',
+  'tool_choice',
 ])
 
 /**

@@ -98,7 +98,8 @@ function unsupported(part: EncodedPart, kind: string): never {
 }
 
 function dataUrlBytes(url: string, param: string): Uint8Array {
-  const match = /^data:([^;,]*)(;base64)?,(.*)$/s.exec(url)
+  // Schemes and the base64 marker are case-insensitive (RFC 3986 §3.1, RFC 2397).
+  const match = /^data:([^;,]*)(;base64)?,(.*)$/is.exec(url)
   if (!match) {
     throw new NodeError(
       'invalid_request',

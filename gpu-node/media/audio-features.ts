@@ -157,9 +157,12 @@ export class LogMelExtractor {
     const used = Math.min(pcm.length, MAX_SAMPLES)
     const padded = Math.ceil(used / PAD_TO_MULTIPLE_OF) * PAD_TO_MULTIPLE_OF
     if (padded < frameLength) {
+      // Padding to a multiple of 128 makes a frame of a little less: say the true minimum.
+      const least = (Math.ceil(frameLength / PAD_TO_MULTIPLE_OF) - 1) * PAD_TO_MULTIPLE_OF + 1
+      const ms = (samples: number) => ((1000 * samples) / sampleRate).toFixed(1)
       throw new MediaInputError(
         'audio',
-        `The audio clip has ${pcm.length} samples; at least ${frameLength} (${(1000 * frameLength) / sampleRate} ms) are needed.`,
+        `The audio clip is ${ms(pcm.length)} ms long (${pcm.length} samples at ${sampleRate} Hz); at least ${ms(least)} ms (${least} samples) are needed.`,
       )
     }
     const wave = new Float64Array(padded).fill(paddingValue, used)

@@ -38,6 +38,8 @@ export const MEDIA_LIMITS = {
   maxAudioBytes: 8 * 1024 * 1024,
   /** Longest clip the audio encoder takes (480,000 samples at 16 kHz, contract §5). */
   maxAudioSeconds: 30,
+  /** Shortest clip: one 32 ms frame of the log-mel extractor (512 samples at 16 kHz, contract §7). */
+  minAudioSeconds: 0.032,
   /** Sample rate the node's log-mel extractor expects (contract §7). */
   audioSampleRate: 16_000,
 } as const

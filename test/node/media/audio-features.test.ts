@@ -107,7 +107,11 @@ describe('LogMelExtractor', () => {
 
   it('refuses empty and sub-frame clips', () => {
     expect(() => extractor.extract(new Float32Array(0))).toThrow(MediaInputError)
-    expect(() => extractor.extract(new Float32Array(300))).toThrow(/at least 512/)
+    // Padded to a multiple of 128, 385 samples make the one 512-sample frame; 384 do not.
+    expect(() => extractor.extract(new Float32Array(384))).toThrow(
+      /24\.0 ms long \(384 samples at 16000 Hz\); at least 24\.1 ms \(385 samples\)/,
+    )
+    expect(extractor.extract(new Float32Array(385)).frames).toBe(1)
   })
 })
 

@@ -57,6 +57,12 @@ describe('parseChatRequest', () => {
     [{ ...base, stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop', /at most 4/],
     [{ ...base, stop: [''] }, 'stop[0]', /must not be empty/],
     [{ ...base, n: 0 }, 'n', /at least 1/],
+    [
+      { ...base, stream_options: { include_usage: true } },
+      'stream_options',
+      /only .* stream is true/,
+    ],
+    [{ ...base, seed: 2 ** 63 }, 'seed', /64-bit/],
     [{ messages: base.messages }, 'model', /required/],
   ])('names the offending field (%#)', (body, param, message) => {
     const p = problem(body)
@@ -74,6 +80,10 @@ describe('parseChatRequest', () => {
       { logit_bias: { '5': 1 } },
       { modalities: ['text', 'audio'] },
       { audio: { voice: 'alloy', format: 'wav' } },
+      { functions: [{ name: 'f', parameters: {} }] },
+      { function_call: 'auto' },
+      { tool_choice: 'required' },
+      { tool_choice: { type: 'function', function: { name: 'f' } } },
     ]
     for (const extra of extras) {
       const p = problem({ ...base, ...extra })
@@ -96,6 +106,11 @@ describe('parseChatRequest', () => {
   it('accepts those parameters where they change nothing', () => {
     const neutral = { n: 1, logprobs: false, top_logprobs: 0, logit_bias: {}, modalities: ['text'] }
     expect(parseChatRequest({ ...base, ...neutral, audio: null }).ok).toBe(true)
+    const noTools = { functions: [], function_call: 'none', tool_choice: 'auto' }
+    expect(parseChatRequest({ ...base, ...noTools }).ok).toBe(true)
+    expect(parseChatRequest({ ...base, tool_choice: 'none' }).ok).toBe(true)
+    const streamed = { stream: true, stream_options: { include_usage: true } }
+    expect(parseChatRequest({ ...base, ...streamed, seed: 2 ** 62 }).ok).toBe(true)
   })
 
   it('refuses a body that is not an object', () => {

@@ -101,6 +101,11 @@ describe.each([
     const ok = await shapeImage({ url: dataUrl('image/jpeg', await jpegFixture()) }, options())
     expect(ok.width).toBe(400)
   })
+
+  it('reads the data: scheme in any case, as URL schemes are', async () => {
+    const upper = dataUrl('image/jpeg', await jpegFixture()).replace(/^data:/, 'DATA:')
+    expect((await shapeImage({ url: upper }, options())).width).toBe(400)
+  })
 })
 
 describe('shapeMessages', () => {

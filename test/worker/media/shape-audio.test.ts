@@ -1,7 +1,8 @@
 /**
  * @module
  * Audio shaping in workerd: WAV and MP3 in, 16 kHz mono 16-bit WAV out, with the duration kept, the tone
- * kept and frequencies above 8 kHz removed (anti-aliasing); over-long, empty and broken clips refused.
+ * kept and frequencies above 8 kHz removed (anti-aliasing); over-long, too short, silent, empty and broken
+ * clips refused.
  */
 import { describe, expect, it } from 'vitest'
 import { shapeAudio } from '../../../worker/media/audio/shape-audio.ts'
@@ -50,6 +51,16 @@ describe('shapeAudio', () => {
     expect(amplitudeAt(out.samples.subarray(8_000, 40_000), 16_000, 440)).toBeGreaterThan(0.3)
   })
 
+  it('accepts one 32 ms frame, and a tone far below full scale', async () => {
+    expect((await shapeAudio(toBase64(makeWav(0.032, 16_000)), 'wav')).seconds).toBe(0.032)
+    // Quiet is not silent: only samples that are all 0 at 16 bits are refused.
+    const quiet = makeWav(1, 16_000)
+    const view = new DataView(quiet.buffer)
+    for (let at = 44; at < quiet.length; at += 2)
+      view.setInt16(at, Math.sign(view.getInt16(at, true)), true)
+    expect((await shapeAudio(toBase64(quiet), 'wav')).seconds).toBe(1)
+  })
+
   it('accepts exactly 30 s and refuses longer clips, WAV and MP3', async () => {
     expect((await shapeAudio(toBase64(makeWav(30, 16_000)), 'wav')).seconds).toBe(30)
     await expect(shapeAudio(toBase64(makeWav(31, 16_000)), 'wav')).rejects.toThrow(
@@ -62,6 +73,18 @@ describe('shapeAudio', () => {
 
   const cases: Array<[string, () => string, 'wav' | 'mp3', RegExp]> = [
     ['a zero-length WAV', () => toBase64(makeWav(0, 16_000)), 'wav', /empty/],
+    [
+      'a clip shorter than one 32 ms frame',
+      () => toBase64(makeWav(0.02, 16_000)),
+      'wav',
+      /20\.0 ms long; at least 32 ms/,
+    ],
+    [
+      'digital silence (a muted microphone)',
+      () => toBase64(makeWav(1, 16_000, 1, 0)),
+      'wav',
+      /silent/,
+    ],
     ['empty base64', () => '', 'wav', /empty/],
     [
       'truncated base64',

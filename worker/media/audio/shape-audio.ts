@@ -1,7 +1,9 @@
 /**
  * @module
  * Shapes one `input_audio` part: strict base64, the declared format checked against the bytes, decode,
- * mono mix, 16 kHz resample, 16-bit WAV. Clips over 30 s and empty clips are refused.
+ * mono mix, 16 kHz resample, 16-bit WAV. Clips over 30 s, clips shorter than one feature frame (32 ms) and
+ * digital silence (every sample 0 at 16 bits: a muted microphone) are refused, before any token is reserved
+ * for them.
  */
 import { base64DecodedLength, decodeBase64 } from '../base64.ts'
 import { MediaInputError } from '../media-error.ts'
@@ -47,6 +49,13 @@ export async function shapeAudio(data: string, format: 'wav' | 'mp3'): Promise<S
   const seconds = mono.length / decoded.sampleRate
   if (seconds > maxSeconds)
     throw new MediaInputError(`the audio clip is longer than ${MEDIA_LIMITS.maxAudioSeconds} s`)
+  if (seconds < MEDIA_LIMITS.minAudioSeconds) {
+    const ms = (1000 * seconds).toFixed(1)
+    throw new MediaInputError(
+      `the audio clip is ${ms} ms long; at least ${1000 * MEDIA_LIMITS.minAudioSeconds} ms are needed`,
+    )
+  }
+  if (isSilent(mono)) throw new MediaInputError('the audio clip is silent (every sample is 0)')
   const rate = MEDIA_LIMITS.audioSampleRate
   const resampled = resampleMono(mono, decoded.sampleRate, rate)
   const clipped = resampled.subarray(0, MEDIA_LIMITS.maxAudioSeconds * rate)
@@ -55,4 +64,13 @@ export async function shapeAudio(data: string, format: 'wav' | 'mp3'): Promise<S
     bytesIn: bytes.length,
     seconds: Math.min(seconds, MEDIA_LIMITS.maxAudioSeconds),
   }
+}
+
+/** Half a 16-bit step: quieter samples are written as 0 in the 16-bit WAV the node gets. */
+const SILENCE = 0.5 / 32_768
+
+/** Whether every sample would be 0 at 16 bits. */
+function isSilent(pcm: Float32Array): boolean {
+  for (const sample of pcm) if (Math.abs(sample) >= SILENCE) return false
+  return true
 }

@@ -47,7 +47,8 @@ export async function shapeImage(
   part: { url: string; detail?: ImageDetail | undefined },
   options: ImageShapingOptions = {},
 ): Promise<ShapedImage> {
-  const source = part.url.startsWith('data:')
+  // URL schemes are case-insensitive (RFC 3986 §3.1): `DATA:image/png;base64,…` is a data: URL.
+  const source = /^data:/i.test(part.url)
     ? parseDataUrl(part.url, MEDIA_LIMITS.maxImageBytes)
     : await fetchImage(part.url, { fetch: options.fetch })
   const { bytes, mediaType } = source
