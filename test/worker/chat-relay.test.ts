@@ -28,6 +28,7 @@ import {
   SCENARIOS,
   USAGE_CHUNK,
   nodeChunk,
+  runningUsage,
   withoutUsage,
 } from './support/scenarios.ts'
 
@@ -123,6 +124,23 @@ describe('streaming relay', () => {
     expect(JSON.parse(frames.at(-2)?.slice('data: '.length) ?? '')).toEqual(upstreamErrorFrame)
     expect(frames.at(-1)).toBe(DONE)
   })
+
+  it.each([
+    ['reports an error', SCENARIOS.errorMidStream],
+    ['ends without [DONE]', SCENARIOS.cut],
+  ])(
+    'sends the usage so far before the error when the client asked for usage and the node %s',
+    async (_what, scenario) => {
+      const frames = await streamFrames(scenario, { stream_options: { include_usage: true } })
+      // One token was generated ('Hel'): the usage-only chunk says so, then the error, then [DONE].
+      expect(frames.at(-4)).toBe(data(nodeChunk({ content: 'Hel' })))
+      expect(frames.at(-3)).toBe(
+        data({ ...withoutUsage(nodeChunk({})), choices: [], usage: runningUsage(1) }),
+      )
+      expect(frames.at(-2)).toMatch(/^data: \{"error":/)
+      expect(frames.at(-1)).toBe(DONE)
+    },
+  )
 
   it('logs one line with the exact usage and no key once the stream ends', async () => {
     const log = vi.spyOn(console, 'log')

@@ -8,7 +8,9 @@
  *   asked. The last usage seen is kept, so a broken stream is charged for what was generated;
  * - `: comment` keep-alives pass through (carrier NATs drop idle connections);
  * - a node error frame becomes the worker's own error frame, then `data: [DONE]`, and the relay stops;
- * - a node stream that ends or breaks without `[DONE]` becomes an `upstream_error` frame, then `[DONE]`.
+ * - a node stream that ends or breaks without `[DONE]` becomes an `upstream_error` frame, then `[DONE]`;
+ * - either way, a client that asked for usage first gets the usage-only chunk with the tokens generated so
+ *   far (what the tenant is charged): usage that always arrives (openai-wire.md), where OpenAI sends none.
  */
 import { isErrorBody } from '../../shared/errors.ts'
 import type { Usage } from '../../shared/openai.ts'
@@ -43,6 +45,8 @@ export class FrameRelay {
   /** A `data:`/`event:` line came and the blank line that ends its event has not. */
   #midEvent = false
   #usage: Usage | null = null
+  /** The fields every chunk repeats (`id`, `created`, `model`, ...), for a usage chunk of the edge's own. */
+  #head: Record<string, unknown> | null = null
   #ending: RelayEnding | null = null
   readonly #watchFirstToken: (chunk: unknown) => void
 
@@ -99,7 +103,13 @@ export class FrameRelay {
   fail(ending: RelayEnding, error: GatewayError): string {
     if (this.#ending !== null) return ''
     this.#ending = ending
-    return `${toErrorFrame(error)}${SSE_DONE}`
+    return `${this.#usageSoFar()}${toErrorFrame(error)}${SSE_DONE}`
+  }
+
+  /** The usage-only chunk for a stream that ends in an error, if the client asked for usage. */
+  #usageSoFar(): string {
+    if (!this.#includeUsage || !this.#usage || !this.#head) return ''
+    return dataFrame(JSON.stringify({ ...this.#head, choices: [], usage: this.#usage }))
   }
 
   /** SSEDecoder drops comments, so lines are split here: comments are passed on, the rest is decoded. */
@@ -133,6 +143,12 @@ export class FrameRelay {
     }
     const chunk = payload as Chunk | undefined
     if (chunk?.usage) this.#usage = chunk.usage
+    if (this.#includeUsage && this.#head === null && chunk && Array.isArray(chunk.choices)) {
+      const head: Record<string, unknown> = { ...chunk }
+      delete head.choices
+      delete head.usage
+      this.#head = head
+    }
     this.#watchFirstToken(chunk)
     const usageOnly = Array.isArray(chunk?.choices) && chunk.choices.length === 0
     if (usageOnly) return this.#includeUsage ? dataFrame(event.data) : ''
