@@ -201,9 +201,16 @@ export interface ChatRequestMessage {
 export interface ChatRequestProblem {
   message: string
   param: string | null
-  /** Set when the parameter is valid OpenAI but gemma-edge does not implement it. */
-  unsupported: boolean
+  /**
+   * The error kind (shared/errors.ts), as OpenAI codes it: a field that is missing, of the wrong JSON type,
+   * or of the right type with a value out of range or not among the choices; or a valid OpenAI parameter
+   * that gemma-edge does not implement (`unsupported_parameter`).
+   */
+  kind: 'missing_required_parameter' | 'invalid_type' | 'invalid_value' | 'unsupported_parameter'
 }
+
+/** valibot schema types that check a JSON type; any other failing schema is a value outside a choice. */
+const TYPE_SCHEMAS = new Set(['string', 'number', 'boolean', 'object', 'array', 'record', 'null'])
 
 const UNSUPPORTED_PARAMS = new Set([
   'n',
@@ -234,7 +241,7 @@ export function parseChatRequest(
       problem: {
         message: 'The request body must be a JSON object.',
         param: null,
-        unsupported: false,
+        kind: 'invalid_type',
       },
     }
   }
@@ -270,7 +277,7 @@ function normalize(wire: WireChatRequest): ChatRequest {
  * branch the input was meant for, so descend to the deepest one.
  */
 function describeIssue(first: v.BaseIssue<unknown> | undefined): ChatRequestProblem {
-  if (!first) return { message: 'Invalid request.', param: null, unsupported: false }
+  if (!first) return { message: 'Invalid request.', param: null, kind: 'invalid_value' }
   const issue = deepest(first)
   let param = ''
   for (const item of issue.path ?? []) {
@@ -284,11 +291,17 @@ function describeIssue(first: v.BaseIssue<unknown> | undefined): ChatRequestProb
     return {
       message: `'${top}' with this value is not supported by gemma-edge.`,
       param: top,
-      unsupported: true,
+      kind: 'unsupported_parameter',
     }
   }
-  const what = issue.input === undefined ? 'is required' : describeProblem(issue)
-  return { message: `'${param || 'body'}' ${what}.`, param: param || null, unsupported: false }
+  const missing = issue.input === undefined
+  const what = missing ? 'is required' : describeProblem(issue)
+  const kind = missing
+    ? 'missing_required_parameter'
+    : issue.kind === 'schema' && TYPE_SCHEMAS.has(issue.type)
+      ? 'invalid_type'
+      : 'invalid_value'
+  return { message: `'${param || 'body'}' ${what}.`, param: param || null, kind }
 }
 
 /** Sub-issues of a union carry paths relative to the union, so the full path is the concatenation. */

@@ -23,6 +23,14 @@ export interface ErrorBody {
 export const ERROR_KINDS = {
   invalid_request: { status: 400, type: 'invalid_request_error', code: null },
   invalid_json: { status: 400, type: 'invalid_request_error', code: 'invalid_json' },
+  // The request schema's three ways to fail, with the codes OpenAI gives them.
+  missing_required_parameter: {
+    status: 400,
+    type: 'invalid_request_error',
+    code: 'missing_required_parameter',
+  },
+  invalid_type: { status: 400, type: 'invalid_request_error', code: 'invalid_type' },
+  invalid_value: { status: 400, type: 'invalid_request_error', code: 'invalid_value' },
   context_length_exceeded: {
     status: 400,
     type: 'invalid_request_error',

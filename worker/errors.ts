@@ -49,7 +49,13 @@ export class GatewayError extends Error {
 }
 
 type BadRequestKind =
-  'invalid_request' | 'invalid_json' | 'unsupported_parameter' | 'context_length_exceeded'
+  | 'invalid_request'
+  | 'invalid_json'
+  | 'unsupported_parameter'
+  | 'context_length_exceeded'
+  | 'missing_required_parameter'
+  | 'invalid_type'
+  | 'invalid_value'
 
 export class BadRequestError extends GatewayError {
   constructor(

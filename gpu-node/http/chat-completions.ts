@@ -97,8 +97,8 @@ async function readRequest(c: Context, modelId: string): Promise<ChatRequest> {
   }
   const parsed = parseChatRequest(body)
   if (!parsed.ok) {
-    const kind = parsed.problem.unsupported ? 'unsupported_parameter' : 'invalid_request'
-    throw new NodeError(kind, parsed.problem.message, { param: parsed.problem.param })
+    const { kind, message, param } = parsed.problem
+    throw new NodeError(kind, message, { param })
   }
   if (parsed.request.model.toLowerCase() !== modelId.toLowerCase()) {
     throw new NodeError(

@@ -68,28 +68,53 @@ describe('refusals before validation', () => {
 
 describe('the shared validator', () => {
   it.each([
-    ['a non-object body', [1, 2], null],
-    ['messages of the wrong type', { model: 'gemma-3n-e2b-it', messages: 'hi' }, 'messages'],
-    ['a temperature of the wrong type', { ...user('hi'), temperature: 'hot' }, 'temperature'],
-    ['empty messages', { model: 'gemma-3n-e2b-it', messages: [] }, 'messages'],
+    ['a non-object body', [1, 2], null, 'invalid_type'],
+    [
+      'messages of the wrong type',
+      { model: 'gemma-3n-e2b-it', messages: 'hi' },
+      'messages',
+      'invalid_type',
+    ],
+    [
+      'a temperature of the wrong type',
+      { ...user('hi'), temperature: 'hot' },
+      'temperature',
+      'invalid_type',
+    ],
+    ['empty messages', { model: 'gemma-3n-e2b-it', messages: [] }, 'messages', 'invalid_value'],
     [
       'an unknown role',
       { model: 'gemma-3n-e2b-it', messages: [{ role: 'robot', content: 'hi' }] },
       'messages[0].role',
+      'invalid_value',
     ],
-    ['an unknown part type', user([{ type: 'video', video: {} }]), 'messages[0].content[0].type'],
-    ['max_tokens 0', { ...user('hi'), max_tokens: 0 }, 'max_tokens'],
+    [
+      'an unknown part type',
+      user([{ type: 'video', video: {} }]),
+      'messages[0].content[0].type',
+      'invalid_value',
+    ],
+    ['max_tokens 0', { ...user('hi'), max_tokens: 0 }, 'max_tokens', 'invalid_value'],
     [
       'negative max_completion_tokens',
       { ...user('hi'), max_completion_tokens: -5 },
       'max_completion_tokens',
+      'invalid_value',
     ],
-    ['a missing model', { messages: [{ role: 'user', content: 'hi' }] }, 'model'],
-  ])('refuses %s with 400 naming the param', async (_what, body, param) => {
-    const res = await callEdge(chatRequest(body))
-    expect(res.status).toBe(400)
-    expect(await res.json()).toEqual(openAIError(null, param))
-  })
+    [
+      'a missing model',
+      { messages: [{ role: 'user', content: 'hi' }] },
+      'model',
+      'missing_required_parameter',
+    ],
+  ])(
+    'refuses %s with 400 naming the param, coded as OpenAI does',
+    async (_what, body, param, code) => {
+      const res = await callEdge(chatRequest(body))
+      expect(res.status).toBe(400)
+      expect(await res.json()).toEqual(openAIError(code, param))
+    },
+  )
 
   it('refuses an unsupported n with unsupported_parameter', async () => {
     const res = await callEdge(chatRequest({ ...user('hi'), n: 2 }))

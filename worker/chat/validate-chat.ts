@@ -41,12 +41,8 @@ export interface ValidatedChat {
 export function checkChat(body: unknown): CheckedChat {
   const parsed = parseChatRequest(body)
   if (!parsed.ok) {
-    const { message, param, unsupported } = parsed.problem
-    throw new BadRequestError(
-      message,
-      param,
-      unsupported ? 'unsupported_parameter' : 'invalid_request',
-    )
+    const { message, param, kind } = parsed.problem
+    throw new BadRequestError(message, param, kind)
   }
   const { request } = parsed
   if (!isServedModel(request.model)) {

@@ -68,7 +68,25 @@ describe('parseChatRequest', () => {
     const p = problem(body)
     expect(p.param).toBe(param)
     expect(p.message).toMatch(message)
-    expect(p.unsupported).toBe(false)
+    expect(p.kind).not.toBe('unsupported_parameter')
+  })
+
+  it('codes each problem as OpenAI does: missing, of the wrong type, or a value it cannot take', () => {
+    const kinds = [
+      [{ messages: base.messages }, 'missing_required_parameter'],
+      [{ ...base, temperature: '1' }, 'invalid_type'],
+      [{ ...base, messages: 'hi' }, 'invalid_type'],
+      [
+        { ...base, messages: [{ role: 'user', content: [{ type: 'text', text: 5 }] }] },
+        'invalid_type',
+      ],
+      [{ ...base, temperature: 3 }, 'invalid_value'],
+      [{ ...base, max_tokens: 1.5 }, 'invalid_value'],
+      [{ ...base, messages: [{ role: 'tool', content: 'x' }] }, 'invalid_value'],
+      [{ ...base, n: 2 }, 'unsupported_parameter'],
+    ] as const
+    for (const [body, kind] of kinds) expect(problem(body).kind).toBe(kind)
+    expect(problem([1, 2]).kind).toBe('invalid_type')
   })
 
   it('marks valid OpenAI parameters that gemma-edge does not implement', () => {
@@ -87,7 +105,7 @@ describe('parseChatRequest', () => {
     ]
     for (const extra of extras) {
       const p = problem({ ...base, ...extra })
-      expect(p.unsupported).toBe(true)
+      expect(p.kind).toBe('unsupported_parameter')
       expect(p.param).toBe(Object.keys(extra)[0])
     }
   })
