@@ -31,6 +31,13 @@ export const ERROR_KINDS = {
   },
   invalid_type: { status: 400, type: 'invalid_request_error', code: 'invalid_type' },
   invalid_value: { status: 400, type: 'invalid_request_error', code: 'invalid_value' },
+  // An image part the edge could not read, or that is not a decodable image (OpenAI's codes).
+  invalid_image_url: { status: 400, type: 'invalid_request_error', code: 'invalid_image_url' },
+  invalid_image_format: {
+    status: 400,
+    type: 'invalid_request_error',
+    code: 'invalid_image_format',
+  },
   context_length_exceeded: {
     status: 400,
     type: 'invalid_request_error',

@@ -56,6 +56,8 @@ type BadRequestKind =
   | 'missing_required_parameter'
   | 'invalid_type'
   | 'invalid_value'
+  | 'invalid_image_url'
+  | 'invalid_image_format'
 
 export class BadRequestError extends GatewayError {
   constructor(

@@ -5,10 +5,17 @@
  */
 import { BadRequestError } from '../errors.ts'
 
+/**
+ * How a part was bad, as OpenAI codes image errors: an image URL that could not be read (`data:` URL
+ * malformed, fetch refused or failed), bytes that are not a decodable image, or anything else (a size
+ * limit, audio), with no code.
+ */
+export type MediaErrorKind = 'invalid_image_url' | 'invalid_image_format' | 'invalid_request'
+
 /** A 400 for the content part at `param`. */
 export class MediaPartError extends BadRequestError {
-  constructor(param: string, message: string) {
-    super(`${param}: ${message}`, param)
+  constructor(param: string, message: string, kind: MediaErrorKind = 'invalid_request') {
+    super(`${param}: ${message}`, param, kind)
     this.name = 'MediaPartError'
   }
 }
@@ -18,8 +25,11 @@ export class MediaPartError extends BadRequestError {
  * rethrows it as a `MediaPartError` with the part's path.
  */
 export class MediaInputError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
+  readonly kind: MediaErrorKind
+
+  constructor(message: string, options?: ErrorOptions & { kind?: MediaErrorKind }) {
     super(message, options)
     this.name = 'MediaInputError'
+    this.kind = options?.kind ?? 'invalid_request'
   }
 }

@@ -101,7 +101,7 @@ async function guard<T>(param: string, shape: () => Promise<T>): Promise<T> {
   try {
     return await shape()
   } catch (error) {
-    if (error instanceof MediaInputError) throw new MediaPartError(param, error.message)
+    if (error instanceof MediaInputError) throw new MediaPartError(param, error.message, error.kind)
     const refused = new MediaPartError(param, 'the media could not be decoded')
     refused.cause = error
     throw refused

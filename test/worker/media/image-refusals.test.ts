@@ -7,6 +7,7 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { shapeImage } from '../../../worker/media/image/shape-image.ts'
 import { MediaInputError } from '../../../worker/media/media-error.ts'
+import type { MediaErrorKind } from '../../../worker/media/media-error.ts'
 import { shapeMessages } from '../../../worker/media/shape-messages.ts'
 import { parseChatRequest } from '../../../shared/chat-request.ts'
 import {
@@ -34,53 +35,62 @@ async function corruptJpeg(): Promise<Uint8Array> {
   return broken
 }
 
-const CASES: Array<[string, () => Promise<string>, RegExp]> = [
+const CASES: Array<[string, () => Promise<string>, RegExp, MediaErrorKind]> = [
   [
     'truncated base64',
     async () => dataUrl('image/jpeg', await jpegFixture()).slice(0, -2),
     /truncated|base64/,
+    'invalid_request',
   ],
-  ['a non-base64 data: URL', async () => 'data:image/png,%89PNG', /base64/],
+  ['a non-base64 data: URL', async () => 'data:image/png,%89PNG', /base64/, 'invalid_image_url'],
   [
     'an unsupported format (BMP)',
     async () => dataUrl('image/bmp', new Uint8Array(64).fill(0x42)),
     /unsupported image format/,
+    'invalid_image_format',
   ],
   [
     'a lying content type',
     async () => dataUrl('image/png', await jpegFixture()),
     /declared as 'image\/png' but the data is JPEG/,
+    'invalid_image_format',
   ],
   [
     'a non-image content type',
     async () => dataUrl('text/html', await jpegFixture()),
     /declared as 'text\/html'/,
+    'invalid_image_format',
   ],
   [
     'huge dimensions in a tiny file',
     async () => dataUrl('image/png', concat(PNG_SIGNATURE, pngHeader(100_000, 100_000))),
     /100000x100000/,
+    'invalid_request',
   ],
   [
     'a truncated JPEG',
     async () => dataUrl('image/jpeg', (await jpegFixture()).subarray(0, 400)),
     /corrupt|truncated/,
+    'invalid_image_format',
   ],
   [
     'a JPEG with corrupt scan data',
     async () => dataUrl('image/jpeg', await corruptJpeg()),
     /corrupt|truncated|decoded/,
+    'invalid_image_format',
   ],
   [
     'a PNG without image data',
     async () => dataUrl('image/png', concat(PNG_SIGNATURE, pngHeader(64, 64))),
     /corrupt|truncated|decoded/,
+    'invalid_image_format',
   ],
-  ['a plain http URL', async () => 'http://example.com/cat.jpg', /only https/],
+  ['a plain http URL', async () => 'http://example.com/cat.jpg', /only https/, 'invalid_image_url'],
   [
     'a file URL, by its scheme',
     async () => 'file:///etc/passwd',
     /cannot fetch a file: URL: only https/,
+    'invalid_image_url',
   ],
 ]
 
@@ -88,10 +98,12 @@ describe.each([
   ['wasm', () => ({})],
   ['images binding', () => ({ images: env.IMAGES })],
 ])('shapeImage refusals (%s)', (_path, options) => {
-  it.each(CASES)('refuses %s', async (_name, url, message) => {
+  it.each(CASES)('refuses %s', async (_name, url, message, kind) => {
     const attempt = shapeImage({ url: await url() }, options())
     await expect(attempt).rejects.toBeInstanceOf(MediaInputError)
     await expect(attempt).rejects.toThrow(message)
+    // The code a client sees: an unreadable URL, bytes that are no image, or neither (a limit).
+    await expect(attempt).rejects.toMatchObject({ kind })
   })
 
   it('still works after a refusal (no poisoned codec state)', async () => {
@@ -139,6 +151,7 @@ describe('shapeMessages', () => {
       status: 400,
       param: 'messages[1].content[2]',
       type: 'invalid_request_error',
+      code: 'invalid_image_format',
     })
     await expect(attempt).rejects.toThrow(
       /^messages\[1\]\.content\[2\]: declared as 'image\/jpeg' but the data is PNG/,

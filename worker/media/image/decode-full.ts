@@ -35,6 +35,7 @@ export async function decodeFull(
   } catch (error) {
     if (error instanceof MediaInputError) throw error
     throw new MediaInputError(`the ${format.toUpperCase()} data is corrupt or truncated`, {
+      kind: 'invalid_image_format',
       cause: error,
     })
   }
@@ -51,7 +52,8 @@ function fromImageData(image: {
 
 function decodeGif(bytes: Uint8Array): DecodedImage {
   const reader = new GifReader(bytes)
-  if (reader.numFrames() < 1) throw new MediaInputError('the GIF has no frames')
+  if (reader.numFrames() < 1)
+    throw new MediaInputError('the GIF has no frames', { kind: 'invalid_image_format' })
   const pixels = new Uint8Array(reader.width * reader.height * 4)
   reader.decodeAndBlitFrameRGBA(0, pixels)
   return { pixels, width: reader.width, height: reader.height }

@@ -40,22 +40,29 @@ export async function fetchImage(
     if (refusal) {
       // A file: or data-less URL has no origin to name ("null"): name its scheme instead.
       const where = current.origin === 'null' ? `a ${current.protocol} URL` : current.origin
-      throw new MediaInputError(`cannot fetch ${where}: ${refusal}`)
+      throw new MediaInputError(`cannot fetch ${where}: ${refusal}`, { kind: 'invalid_image_url' })
     }
     const response = await send(doFetch, current, signal)
     if (REDIRECTS.has(response.status)) {
       await response.body?.cancel()
       const location = response.headers.get('location')
-      if (!location) throw new MediaInputError('the image URL redirected without a location')
+      if (!location)
+        throw new MediaInputError('the image URL redirected without a location', {
+          kind: 'invalid_image_url',
+        })
       if (hop >= (options.maxRedirects ?? MEDIA_LIMITS.maxRedirects)) {
-        throw new MediaInputError('the image URL redirected too many times')
+        throw new MediaInputError('the image URL redirected too many times', {
+          kind: 'invalid_image_url',
+        })
       }
       current = parseUrl(location, current)
       continue
     }
     if (response.status !== 200) {
       await response.body?.cancel()
-      throw new MediaInputError(`fetching the image URL returned HTTP ${response.status}`)
+      throw new MediaInputError(`fetching the image URL returned HTTP ${response.status}`, {
+        kind: 'invalid_image_url',
+      })
     }
     const mediaType = (response.headers.get('content-type') ?? '')
       .split(';')[0]!
@@ -65,6 +72,7 @@ export async function fetchImage(
       await response.body?.cancel()
       throw new MediaInputError(
         `the image URL returned '${mediaType || 'no content type'}', not an image`,
+        { kind: 'invalid_image_url' },
       )
     }
     return { mediaType, bytes: await readImageBody(response, maxBytes, signal) }
@@ -75,7 +83,7 @@ function parseUrl(text: string, base?: URL): URL {
   try {
     return new URL(text, base)
   } catch {
-    throw new MediaInputError('the image URL is not a valid URL')
+    throw new MediaInputError('the image URL is not a valid URL', { kind: 'invalid_image_url' })
   }
 }
 
@@ -84,8 +92,14 @@ async function send(doFetch: typeof fetch, url: URL, signal: AbortSignal): Promi
     return await doFetch(url.href, { redirect: 'manual', signal, headers: { accept: 'image/*' } })
   } catch (error) {
     if (signal.aborted)
-      throw new MediaInputError('fetching the image URL timed out', { cause: error })
-    throw new MediaInputError('the image URL could not be fetched', { cause: error })
+      throw new MediaInputError('fetching the image URL timed out', {
+        kind: 'invalid_image_url',
+        cause: error,
+      })
+    throw new MediaInputError('the image URL could not be fetched', {
+      kind: 'invalid_image_url',
+      cause: error,
+    })
   }
 }
 
@@ -108,6 +122,6 @@ async function readImageBody(
   } catch (error) {
     if (error instanceof MediaInputError) throw error
     const reason = signal.aborted ? 'fetching the image URL timed out' : 'the image download failed'
-    throw new MediaInputError(reason, { cause: error })
+    throw new MediaInputError(reason, { kind: 'invalid_image_url', cause: error })
   }
 }

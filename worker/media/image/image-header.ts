@@ -22,10 +22,15 @@ const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]
 
 /** Format, size and orientation of `bytes`; throws `MediaInputError` for anything else. */
 export function readImageHeader(bytes: Uint8Array): ImageHeader {
-  if (bytes.length < 16) throw new MediaInputError('the image is too short to be an image')
+  if (bytes.length < 16)
+    throw new MediaInputError('the image is too short to be an image', {
+      kind: 'invalid_image_format',
+    })
   const header = sniff(bytes)
   if (header.width < 1 || header.height < 1) {
-    throw new MediaInputError('the image declares zero width or height')
+    throw new MediaInputError('the image declares zero width or height', {
+      kind: 'invalid_image_format',
+    })
   }
   return header
 }
@@ -44,7 +49,9 @@ function sniff(bytes: Uint8Array): ImageHeader {
     }
   }
   if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return readWebp(bytes)
-  throw new MediaInputError('unsupported image format (send JPEG, PNG, WebP or GIF)')
+  throw new MediaInputError('unsupported image format (send JPEG, PNG, WebP or GIF)', {
+    kind: 'invalid_image_format',
+  })
 }
 
 /** Walks the marker segments up to the first start-of-frame; APP1 Exif on the way gives the orientation. */
@@ -53,7 +60,10 @@ function readJpeg(bytes: Uint8Array): ImageHeader {
   let orientation = 1
   let offset = 2
   while (offset + 4 <= bytes.length) {
-    if (bytes[offset] !== 0xff) throw new MediaInputError('the JPEG marker structure is corrupt')
+    if (bytes[offset] !== 0xff)
+      throw new MediaInputError('the JPEG marker structure is corrupt', {
+        kind: 'invalid_image_format',
+      })
     const marker = bytes[offset + 1] as number
     if (marker === 0xff) {
       offset += 1 // fill byte
@@ -74,19 +84,24 @@ function readJpeg(bytes: Uint8Array): ImageHeader {
     }
     offset += 2 + length
   }
-  throw new MediaInputError('the JPEG has no readable frame header (truncated or corrupt)')
+  throw new MediaInputError('the JPEG has no readable frame header (truncated or corrupt)', {
+    kind: 'invalid_image_format',
+  })
 }
 
 function readPng(bytes: Uint8Array): ImageHeader {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   if (bytes.length < 24 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'IHDR') {
-    throw new MediaInputError('the PNG has no IHDR chunk (truncated or corrupt)')
+    throw new MediaInputError('the PNG has no IHDR chunk (truncated or corrupt)', {
+      kind: 'invalid_image_format',
+    })
   }
   return { format: 'png', width: view.getUint32(16), height: view.getUint32(20), orientation: 1 }
 }
 
 function readWebp(bytes: Uint8Array): ImageHeader {
-  if (bytes.length < 30) throw new MediaInputError('the WebP is truncated')
+  if (bytes.length < 30)
+    throw new MediaInputError('the WebP is truncated', { kind: 'invalid_image_format' })
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const chunk = String.fromCharCode(...bytes.subarray(12, 16))
   const u24 = (at: number) => view.getUint16(at, true) | ((bytes[at + 2] as number) << 16)
@@ -95,14 +110,19 @@ function readWebp(bytes: Uint8Array): ImageHeader {
   }
   if (chunk === 'VP8 ') {
     if (bytes[23] !== 0x9d || bytes[24] !== 0x01 || bytes[25] !== 0x2a) {
-      throw new MediaInputError('the WebP (VP8) frame header is corrupt')
+      throw new MediaInputError('the WebP (VP8) frame header is corrupt', {
+        kind: 'invalid_image_format',
+      })
     }
     const width = view.getUint16(26, true) & 0x3fff
     const height = view.getUint16(28, true) & 0x3fff
     return { format: 'webp', width, height, orientation: 1 }
   }
   if (chunk === 'VP8L') {
-    if (bytes[20] !== 0x2f) throw new MediaInputError('the WebP (VP8L) header is corrupt')
+    if (bytes[20] !== 0x2f)
+      throw new MediaInputError('the WebP (VP8L) header is corrupt', {
+        kind: 'invalid_image_format',
+      })
     const bits = view.getUint32(21, true)
     return {
       format: 'webp',
@@ -111,5 +131,5 @@ function readWebp(bytes: Uint8Array): ImageHeader {
       orientation: 1,
     }
   }
-  throw new MediaInputError('the WebP has no image chunk')
+  throw new MediaInputError('the WebP has no image chunk', { kind: 'invalid_image_format' })
 }

@@ -40,7 +40,7 @@ function exportsOf(): TurboJpegExports {
   const env = {
     setjmp: () => 0,
     longjmp: () => {
-      throw new MediaInputError('the JPEG data is corrupt')
+      throw new MediaInputError('the JPEG data is corrupt', { kind: 'invalid_image_format' })
     },
   }
   const noSyscall = () => 0
@@ -71,7 +71,10 @@ export function decodeJpegScaled(jpeg: Uint8Array, minLongest: number): DecodedI
   } catch (error) {
     instance = null
     if (error instanceof MediaInputError) throw error
-    throw new MediaInputError('the JPEG data is corrupt', { cause: error })
+    throw new MediaInputError('the JPEG data is corrupt', {
+      kind: 'invalid_image_format',
+      cause: error,
+    })
   }
 }
 
@@ -93,7 +96,7 @@ function decode(wasm: TurboJpegExports, jpeg: Uint8Array, minLongest: number): D
         header + 12,
       ) !== 0
     ) {
-      throw new MediaInputError('the JPEG header is corrupt')
+      throw new MediaInputError('the JPEG header is corrupt', { kind: 'invalid_image_format' })
     }
     const [fullWidth = 0, fullHeight = 0] = new Int32Array(wasm.memory.buffer, header, 2)
     const n = jpegScaleEighths(Math.max(fullWidth, fullHeight), minLongest)
@@ -113,7 +116,10 @@ function decode(wasm: TurboJpegExports, jpeg: Uint8Array, minLongest: number): D
       0,
     )
     // Non-zero also covers warnings such as "premature end of JPEG file": a truncated upload.
-    if (status !== 0) throw new MediaInputError('the JPEG data is corrupt or truncated')
+    if (status !== 0)
+      throw new MediaInputError('the JPEG data is corrupt or truncated', {
+        kind: 'invalid_image_format',
+      })
     const pixels = new Uint8Array(wasm.memory.buffer, output, width * height * 4).slice()
     return { pixels, width, height }
   } finally {

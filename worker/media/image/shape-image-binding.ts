@@ -16,7 +16,7 @@ export async function shapeImageBinding(
   target: Size,
 ): Promise<Uint8Array> {
   const body = new Response(bytes).body
-  if (!body) throw new MediaInputError('the image is empty')
+  if (!body) throw new MediaInputError('the image is empty', { kind: 'invalid_image_format' })
   try {
     const result = await images
       .input(body)
@@ -25,6 +25,7 @@ export async function shapeImageBinding(
     return new Uint8Array(await result.response().arrayBuffer())
   } catch (error) {
     throw new MediaInputError('the image could not be decoded (corrupt or truncated)', {
+      kind: 'invalid_image_format',
       cause: error,
     })
   }

@@ -60,6 +60,7 @@ export async function shapeImage(
   ) {
     throw new MediaInputError(
       `declared as '${mediaType}' but the data is ${header.format.toUpperCase()}`,
+      { kind: 'invalid_image_format' },
     )
   }
   if (header.width * header.height > MEDIA_LIMITS.maxImagePixels) {
