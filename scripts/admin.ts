@@ -1,8 +1,9 @@
 /**
  * @module
  * `npm run admin -- <command>`: the operator's CLI for tenants, keys, limits and usage. It only calls the
- * worker's admin API (ADMIN_URL, default http://127.0.0.1:8787 or the WORKER_PORT given; ADMIN_TOKEN, default `dev-admin-token`, the
- * token `npm start` uses), so it works the same against `wrangler dev` and a deployed worker. Prints JSON.
+ * worker's admin API (ADMIN_URL, default http://127.0.0.1:8787 or the WORKER_PORT given; ADMIN_TOKEN,
+ * default `dev-admin-token`, the token `npm start` uses), so it works the same against `wrangler dev` and
+ * a deployed worker. Prints JSON. A command refuses options it would not read, rather than drop them.
  */
 import { parseArgs } from 'node:util'
 import { AdminApiError, createAdminClient } from './lib/admin-client.ts'

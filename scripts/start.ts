@@ -12,7 +12,12 @@ import { createAdminClient } from './lib/admin-client.ts'
 import { startService, waitForHttp } from './lib/process-group.ts'
 import type { Service } from './lib/process-group.ts'
 import { seedDevTenant } from './lib/seed-dev-tenant.ts'
-import { REPO_ROOT, startWorkerDev, workerPortOrExit } from './lib/wrangler-dev.ts'
+import {
+  REPO_ROOT,
+  startWorkerDev,
+  workerPortOrExit,
+  workerStateFolder,
+} from './lib/wrangler-dev.ts'
 
 const WORKER_PORT = workerPortOrExit()
 const nodePort = Number(process.env.GPU_NODE_PORT || 8790)
@@ -48,6 +53,7 @@ try {
   await waitForHttp(`http://127.0.0.1:${nodePort}/health`, node, 180_000)
   const worker = await startWorkerDev({
     port: WORKER_PORT,
+    persistTo: workerStateFolder(WORKER_PORT),
     gpuNodes: `http://127.0.0.1:${nodePort}`,
     gpuNodeSecret,
     adminToken,

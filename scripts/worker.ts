@@ -9,7 +9,7 @@
 import { createAdminClient } from './lib/admin-client.ts'
 import { waitForHttp } from './lib/process-group.ts'
 import { seedDevTenant } from './lib/seed-dev-tenant.ts'
-import { startWorkerDev, workerPortOrExit } from './lib/wrangler-dev.ts'
+import { startWorkerDev, workerPortOrExit, workerStateFolder } from './lib/wrangler-dev.ts'
 
 if (!process.env.GPU_NODE_SECRET) {
   console.error(
@@ -22,6 +22,7 @@ const port = workerPortOrExit()
 const workerUrl = `http://127.0.0.1:${port}`
 const worker = await startWorkerDev({
   port,
+  persistTo: workerStateFolder(port),
   gpuNodes: process.env.GPU_NODES || 'http://127.0.0.1:8790',
   gpuNodeSecret: process.env.GPU_NODE_SECRET,
   adminToken,

@@ -108,7 +108,8 @@ const wireRequest = v.pipe(
       v.pipe(
         v.number(),
         v.integer('must be an integer'),
-        v.check((seed) => Math.abs(seed) < 2 ** 63, 'must be a 64-bit integer'),
+        // 2 ** 63 is also how JavaScript reads 9223372036854775807, the largest int64.
+        v.check((seed) => seed >= -(2 ** 63) && seed <= 2 ** 63, 'must be a 64-bit integer'),
       ),
     ),
     stop: v.nullish(
@@ -298,10 +299,22 @@ function describeIssue(first: v.BaseIssue<unknown> | undefined): ChatRequestProb
   const what = missing ? 'is required' : describeProblem(issue)
   const kind = missing
     ? 'missing_required_parameter'
-    : issue.kind === 'schema' && TYPE_SCHEMAS.has(issue.type)
+    : wrongType(issue)
       ? 'invalid_type'
       : 'invalid_value'
   return { message: `'${param || 'body'}' ${what}.`, param: param || null, kind }
+}
+
+/**
+ * Whether the value has the wrong JSON type: a type schema refused it, every type a union allows did
+ * (`content: 5`), or a variant of objects got something that is not one (`messages: ["hi"]`).
+ */
+function wrongType(issue: v.BaseIssue<unknown>): boolean {
+  if (issue.kind !== 'schema') return false
+  if (TYPE_SCHEMAS.has(issue.type)) return true
+  if (issue.type === 'union') return (issue.issues ?? []).every(wrongType)
+  // A variant also reports an unknown discriminator (`role: "tool"`): a value, with the choices expected.
+  return issue.type === 'variant' && issue.expected === 'Object'
 }
 
 /** Sub-issues of a union carry paths relative to the union, so the full path is the concatenation. */

@@ -20,34 +20,22 @@ export interface ErrorBody {
  * Error kinds: HTTP status, OpenAI `type`, and the `code` we send. Clients branch on `code`
  * (openai-node exposes it as `err.code`), so these strings are part of the contract.
  */
+/** A 400 `invalid_request_error` with its own code. */
+const invalid = <Code extends string>(code: Code) =>
+  ({ status: 400, type: 'invalid_request_error', code }) as const
+
 export const ERROR_KINDS = {
   invalid_request: { status: 400, type: 'invalid_request_error', code: null },
-  invalid_json: { status: 400, type: 'invalid_request_error', code: 'invalid_json' },
+  invalid_json: invalid('invalid_json'),
   // The request schema's three ways to fail, with the codes OpenAI gives them.
-  missing_required_parameter: {
-    status: 400,
-    type: 'invalid_request_error',
-    code: 'missing_required_parameter',
-  },
-  invalid_type: { status: 400, type: 'invalid_request_error', code: 'invalid_type' },
-  invalid_value: { status: 400, type: 'invalid_request_error', code: 'invalid_value' },
+  missing_required_parameter: invalid('missing_required_parameter'),
+  invalid_type: invalid('invalid_type'),
+  invalid_value: invalid('invalid_value'),
   // An image part the edge could not read, or that is not a decodable image (OpenAI's codes).
-  invalid_image_url: { status: 400, type: 'invalid_request_error', code: 'invalid_image_url' },
-  invalid_image_format: {
-    status: 400,
-    type: 'invalid_request_error',
-    code: 'invalid_image_format',
-  },
-  context_length_exceeded: {
-    status: 400,
-    type: 'invalid_request_error',
-    code: 'context_length_exceeded',
-  },
-  unsupported_parameter: {
-    status: 400,
-    type: 'invalid_request_error',
-    code: 'unsupported_parameter',
-  },
+  invalid_image_url: invalid('invalid_image_url'),
+  invalid_image_format: invalid('invalid_image_format'),
+  context_length_exceeded: invalid('context_length_exceeded'),
+  unsupported_parameter: invalid('unsupported_parameter'),
   invalid_api_key: { status: 401, type: 'invalid_request_error', code: 'invalid_api_key' },
   unauthorized_edge: { status: 401, type: 'authentication_error', code: 'unauthorized' },
   not_found: { status: 404, type: 'invalid_request_error', code: 'not_found' },

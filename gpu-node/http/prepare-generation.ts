@@ -79,8 +79,9 @@ export async function prepareGeneration(
 
 /**
  * A 400 naming the text that spells a control token (a forged turn, or text passing for media). The
- * template trims the text parts of a message and writes them side by side, so their joined text is
- * searched too: `<end_of` and `_turn>` in two parts are one `<end_of_turn>` in the prompt.
+ * template trims the text parts of a user or assistant message and writes them side by side, so their
+ * joined text is searched too: `<end_of` and `_turn>` in two parts are one `<end_of_turn>` in the prompt.
+ * (A system message's parts are joined with blank lines instead, system-prompt.ts.)
  */
 function refuseControlTokens(messages: ChatRequestMessage[], tokenizer: ChatTokenizer): void {
   messages.forEach((message, i) => {
@@ -93,7 +94,9 @@ function refuseControlTokens(messages: ChatRequestMessage[], tokenizer: ChatToke
                 ? [{ text: part.text, param: `messages[${i}].content[${j}].text` }]
                 : [],
             ),
-            { text: renderedText(message.content), param: `messages[${i}].content` },
+            ...(message.role === 'system'
+              ? []
+              : [{ text: renderedText(message.content), param: `messages[${i}].content` }]),
           ]
     for (const { text, param } of texts) {
       const token = tokenizer.controlTokens.find(text)

@@ -35,6 +35,15 @@ export function workerPort(env: NodeJS.ProcessEnv = process.env): number {
   return port
 }
 
+/**
+ * Where a launcher's worker keeps its local D1, KV and Durable Object state: wrangler's default folder on
+ * the default port, and a folder of its own on any other, so that a second stack (WORKER_PORT and
+ * GPU_NODE_PORT both moved) has its own tenants and dev key instead of revoking the first one's.
+ */
+export function workerStateFolder(port: number): string | undefined {
+  return port === DEFAULT_WORKER_PORT ? undefined : join(REPO_ROOT, '.wrangler', `state-${port}`)
+}
+
 /** `workerPort()` for a launcher: a bad WORKER_PORT is one line and exit 2, not a stack. */
 export function workerPortOrExit(): number {
   try {

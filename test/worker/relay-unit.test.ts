@@ -143,6 +143,32 @@ describe('relayNodeStream', () => {
     )
     expect(frames.filter((f) => f === ': keep-alive').length).toBeGreaterThanOrEqual(2)
   })
+
+  it('sends the usage so far once before an error: not again after the node sent its own', async () => {
+    const usageOf = (text: string) =>
+      text.split('\n\n').filter((f) => f.startsWith('data: {') && f.includes('"choices":[]'))
+    const relayed = async (source: ReadableStream<Uint8Array>) =>
+      new Response(
+        relayNodeStream(source, { includeUsage: true, keepAliveMs: 10, silenceLimitMs: 50 }).body,
+      ).text()
+    const started = frame({ ...nodeChunk({ content: 'a' }), usage: runningUsage(1) })
+    // Cut after the node's own usage chunk: that one, no second.
+    const afterUsage = await relayed(
+      sourceOf(encoder.encode(`${started}${frame(USAGE_CHUNK)}`), 64),
+    )
+    expect(usageOf(afterUsage)).toEqual([`data: ${JSON.stringify(USAGE_CHUNK)}`])
+    expect(afterUsage).toContain('"code":"upstream_error"')
+    // A node gone silent mid-stream: the edge's own usage chunk, then the timeout.
+    const silent = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(encoder.encode(started))
+      },
+    })
+    const stalled = await withTimeout(relayed(silent), 2_000, 'stalled stream')
+    const [usage] = usageOf(stalled)
+    expect(JSON.parse(usage!.slice('data: '.length)).usage).toEqual(runningUsage(1))
+    expect(stalled.indexOf('"choices":[]')).toBeLessThan(stalled.indexOf('upstream_timeout'))
+  })
 })
 
 describe("first token (the usage record's TTFT)", () => {

@@ -310,8 +310,11 @@ describe('keys', () => {
     const payload = { key: dev, allowed_models: ['some-other-model'] }
     const created = await admin('POST', `/tenants/${tenantId}/keys`, payload)
     expect(created.status).toBe(201)
-    // Its listed prefix gives away a quarter of it at most (26 characters: 6), not 11 of them.
+    // Its listed prefix gives away a quarter of it at most (26 characters: 6), not 11 of them, and so
+    // does an imported key that looks like a generated one.
     expect((await created.json<{ prefix: string }>()).prefix).toBe('sk-dev')
+    const lookalike = await admin('POST', `/tenants/${tenantId}/keys`, { key: 'gk_abcdefghijklm' })
+    expect((await lookalike.json<{ prefix: string }>()).prefix).toBe('gk_a')
     const again = await admin('POST', `/tenants/${tenantId}/keys`, { key: dev })
     expect(again.status).toBe(409)
     const res = await callEdge(chatWith(dev, body))

@@ -53,7 +53,8 @@ async function issueKey(
   options: { secret?: string; id?: string } = {},
 ) {
   const key = options.secret ?? generateApiKey()
-  const hashed = { ...fields, hash: await hashApiKey(key), prefix: publicPrefix(key) }
+  const origin = options.secret === undefined ? 'generated' : 'imported'
+  const hashed = { ...fields, hash: await hashApiKey(key), prefix: publicPrefix(key, origin) }
   const record = await insertKey(env.DB, hashed, options.id)
   if (!record)
     throw new GatewayError(KEY_EXISTS, 'This key is already registered.', { param: 'key' })

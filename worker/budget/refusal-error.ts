@@ -1,9 +1,10 @@
 /**
  * @module
  * A refused reservation as the 429 a client can act on (openai-wire.md pain point 7): `type`/`code`
- * `requests`|`tokens` + `rate_limit_exceeded` when waiting helps (a window that resets, or tokens that running
- * requests hold, even in a daily budget), `insufficient_quota` when a budget is spent or a limit is 0; always `retry-after` and `retry-after-ms`; `x-should-retry: false` where an
- * automatic retry cannot succeed (openai-node obeys it before anything else).
+ * `requests`|`tokens` + `rate_limit_exceeded` when waiting helps (a window that resets, or tokens that
+ * running requests hold, even in a daily budget), `insufficient_quota` when a budget is spent or a limit
+ * is 0; always `retry-after` and `retry-after-ms`; `x-should-retry: false` where an automatic retry
+ * cannot succeed (openai-node obeys it before anything else).
  */
 import type { Refusal } from '../durable-objects/limiter-types.ts'
 import { GatewayError } from '../errors.ts'

@@ -146,6 +146,9 @@ export function decide(
     .map((r): Refusal => {
       const base = { field: r.field, scope: r.scope.kind, limit: r.limit, requested }
       if (r.limit < requested) return { ...base, reason: 'too_large', retryAfterMs: r.resetMs }
+      // Optimistic on purpose: some held tokens stay spent (the prompts, what is generated), so a retry
+      // may meet `quota` after all; the pessimistic error would send a client away for hours when a
+      // second later would have done.
       const inUse = held(r.scope.id, r.field, r.start)
       if (inUse > 0 && r.limit - (r.used - inUse) >= requested) {
         const retryAfterMs = Math.min(BUSY_RETRY_MS, r.resetMs)

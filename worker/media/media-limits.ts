@@ -38,7 +38,11 @@ export const MEDIA_LIMITS = {
   maxAudioBytes: 8 * 1024 * 1024,
   /** Longest clip the audio encoder takes (480,000 samples at 16 kHz, contract §5). */
   maxAudioSeconds: 30,
-  /** Shortest clip: one 32 ms frame of the log-mel extractor (512 samples at 16 kHz, contract §7). */
+  /**
+   * Shortest clip: one 32 ms frame of the log-mel extractor (512 samples at 16 kHz, contract §7). The node
+   * takes a little less (it pads to a multiple of 128 samples first, so 385 make a frame), but a frame
+   * that is a quarter padding is not worth a request's audio tokens: the edge asks for a whole one.
+   */
   minAudioSeconds: 0.032,
   /** Sample rate the node's log-mel extractor expects (contract §7). */
   audioSampleRate: 16_000,

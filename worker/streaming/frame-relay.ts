@@ -47,6 +47,8 @@ export class FrameRelay {
   #usage: Usage | null = null
   /** The fields every chunk repeats (`id`, `created`, `model`, ...), for a usage chunk of the edge's own. */
   #head: Record<string, unknown> | null = null
+  /** The node's usage-only chunk went to the client. */
+  #usageSent = false
   #ending: RelayEnding | null = null
   readonly #watchFirstToken: (chunk: unknown) => void
 
@@ -106,9 +108,12 @@ export class FrameRelay {
     return `${this.#usageSoFar()}${toErrorFrame(error)}${SSE_DONE}`
   }
 
-  /** The usage-only chunk for a stream that ends in an error, if the client asked for usage. */
+  /**
+   * The usage-only chunk for a stream that ends in an error, if the client asked for usage and has not had
+   * the node's own (a stream can break after it, before `[DONE]`).
+   */
   #usageSoFar(): string {
-    if (!this.#includeUsage || !this.#usage || !this.#head) return ''
+    if (!this.#includeUsage || this.#usageSent || !this.#usage || !this.#head) return ''
     return dataFrame(JSON.stringify({ ...this.#head, choices: [], usage: this.#usage }))
   }
 
@@ -151,7 +156,10 @@ export class FrameRelay {
     }
     this.#watchFirstToken(chunk)
     const usageOnly = Array.isArray(chunk?.choices) && chunk.choices.length === 0
-    if (usageOnly) return this.#includeUsage ? dataFrame(event.data) : ''
+    if (usageOnly) {
+      this.#usageSent = this.#includeUsage
+      return this.#includeUsage ? dataFrame(event.data) : ''
+    }
     if (chunk?.usage) {
       // Continuous usage is for the edge only. Re-serialising keeps the node's member order, so the
       // client sees exactly what a node without continuous usage would have sent.

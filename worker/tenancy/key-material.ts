@@ -35,16 +35,15 @@ export async function hashApiKey(key: string): Promise<string> {
 }
 
 /**
- * The public part of a key shown in listings and logs. An imported key has no public `gk_` head and may be
- * as short as 16 characters: it shows a quarter of its characters at most, never enough to guess the rest.
- * @example publicPrefix('abcdefghijklmnop') // 'abcd'
+ * The public part of a key shown in listings and logs: `gk_` + 8 of a generated key's 43 random
+ * characters. An imported key may be as short as 16 characters (and may start with `gk_` too): it shows
+ * a quarter of its characters, 8 at most, never enough to guess the rest.
+ * @example publicPrefix('abcdefghijklmnop', 'imported') // 'abcd'
  */
-export function publicPrefix(key: string): string {
-  if (key.startsWith(KEY_PREFIX)) return key.slice(0, PUBLIC_PREFIX_LENGTH)
-  return key.slice(
-    0,
-    Math.min(PUBLIC_PREFIX_LENGTH - KEY_PREFIX.length, Math.floor(key.length / 4)),
-  )
+export function publicPrefix(key: string, origin: 'generated' | 'imported'): string {
+  if (origin === 'generated') return key.slice(0, PUBLIC_PREFIX_LENGTH)
+  const shown = Math.min(PUBLIC_PREFIX_LENGTH - KEY_PREFIX.length, Math.floor(key.length / 4))
+  return key.slice(0, shown)
 }
 
 /**

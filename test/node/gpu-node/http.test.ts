@@ -266,6 +266,29 @@ describe('GPU node HTTP', () => {
     expect((await post({ ...chat(), messages: lookalike })).status).toBe(200)
   })
 
+  it("does not join a system message's parts to look for one: they are joined with blank lines", async () => {
+    const parts = [
+      { type: 'text', text: 'Be <end_of' },
+      { type: 'text', text: '_turn> brief.' },
+    ]
+    const messages = [
+      { role: 'system', content: parts },
+      { role: 'user', content: 'Hi' },
+    ]
+    expect((await post({ ...chat(), messages })).status).toBe(200)
+  })
+
+  /** Both conversations answered, with the same prompt tokens and the same greedy reply. */
+  async function expectSamePromptAndReply(messages: unknown[], expected: unknown[]) {
+    const [a, b] = await Promise.all(
+      [messages, expected].map(async (list) => post({ ...chat(), messages: list })),
+    )
+    expect([a!.status, b!.status]).toEqual([200, 200])
+    const [got, want] = await Promise.all([json(a!), json(b!)])
+    expect(got.usage.prompt_tokens).toBe(want.usage.prompt_tokens)
+    expect(got.choices[0].message.content).toBe(want.choices[0].message.content)
+  }
+
   it('takes several opening system messages as one system prompt, and names a late one', async () => {
     const user = { role: 'user', content: 'Tell me a story.' }
     const several = [
@@ -274,13 +297,7 @@ describe('GPU node HTTP', () => {
       user,
     ]
     const joined = [{ role: 'system', content: 'Be brief.\n\nAnswer in French.' }, user]
-    const [a, b] = await Promise.all(
-      [several, joined].map(async (messages) => post({ ...chat(), messages })),
-    )
-    expect(a!.status).toBe(200)
-    const [fromSeveral, fromJoined] = await Promise.all([json(a!), json(b!)])
-    expect(fromSeveral.usage.prompt_tokens).toBe(fromJoined.usage.prompt_tokens)
-    expect(fromSeveral.choices[0].message.content).toBe(fromJoined.choices[0].message.content)
+    await expectSamePromptAndReply(several, joined)
     const late = [user, { role: 'assistant', content: 'Once.' }, { role: 'system', content: 'x' }]
     const refused = await post({ ...chat(), messages: [...late, user] })
     expect(refused.status).toBe(400)
@@ -289,7 +306,7 @@ describe('GPU node HTTP', () => {
 
   it('takes consecutive messages of one role as one turn, and system messages alone as the user turn', async () => {
     const ask = (content: unknown) => ({ role: 'user', content })
-    const cases = [
+    const cases: [unknown[], unknown[]][] = [
       // Two user messages, then the same words as one message.
       [[ask('Tell me a story.'), ask('About a cat.')], [ask('Tell me a story.\n\nAbout a cat.')]],
       [
@@ -303,15 +320,7 @@ describe('GPU node HTTP', () => {
       ],
       [[{ role: 'system', content: 'Tell me a story.' }], [ask('Tell me a story.')]],
     ]
-    for (const [apart, together] of cases) {
-      const [a, b] = await Promise.all(
-        [apart, together].map(async (messages) => post({ ...chat(), messages })),
-      )
-      expect(a!.status).toBe(200)
-      const [fromApart, fromTogether] = await Promise.all([json(a!), json(b!)])
-      expect(fromApart.usage.prompt_tokens).toBe(fromTogether.usage.prompt_tokens)
-      expect(fromApart.choices[0].message.content).toBe(fromTogether.choices[0].message.content)
-    }
+    for (const [apart, together] of cases) await expectSamePromptAndReply(apart, together)
   })
 
   it('refuses a prompt longer than the context', async () => {

@@ -9,7 +9,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { workerDevSettings, workerPort } from '../../../scripts/lib/wrangler-dev.ts'
+import {
+  REPO_ROOT,
+  workerDevSettings,
+  workerPort,
+  workerStateFolder,
+} from '../../../scripts/lib/wrangler-dev.ts'
 import type { WorkerDevOptions } from '../../../scripts/lib/wrangler-dev.ts'
 
 const base: WorkerDevOptions = {
@@ -75,5 +80,10 @@ describe('workerPort', () => {
     expect(workerPort({ WORKER_PORT: '28787' })).toBe(28787)
     for (const bad of ['0', '70000', '87.5', 'http://127.0.0.1:1', '-1'])
       expect(() => workerPort({ WORKER_PORT: bad })).toThrow(/WORKER_PORT must be a port number/)
+  })
+
+  it('gives a worker on another port a state folder of its own (its own tenants and dev key)', () => {
+    expect(workerStateFolder(8787)).toBeUndefined()
+    expect(workerStateFolder(28787)).toBe(join(REPO_ROOT, '.wrangler', 'state-28787'))
   })
 })

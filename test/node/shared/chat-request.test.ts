@@ -62,7 +62,7 @@ describe('parseChatRequest', () => {
       'stream_options',
       /only .* stream is true/,
     ],
-    [{ ...base, seed: 2 ** 63 }, 'seed', /64-bit/],
+    [{ ...base, seed: 2 ** 64 }, 'seed', /64-bit/],
     [{ messages: base.messages }, 'model', /required/],
   ])('names the offending field (%#)', (body, param, message) => {
     const p = problem(body)
@@ -84,6 +84,9 @@ describe('parseChatRequest', () => {
       [{ ...base, max_tokens: 1.5 }, 'invalid_value'],
       [{ ...base, messages: [{ role: 'tool', content: 'x' }] }, 'invalid_value'],
       [{ ...base, n: 2 }, 'unsupported_parameter'],
+      [{ ...base, messages: [{ role: 'user', content: 5 }] }, 'invalid_type'],
+      [{ ...base, stop: 5 }, 'invalid_type'],
+      [{ ...base, messages: ['hi'] }, 'invalid_type'],
     ] as const
     for (const [body, kind] of kinds) expect(problem(body).kind).toBe(kind)
     expect(problem([1, 2]).kind).toBe('invalid_type')
@@ -129,6 +132,9 @@ describe('parseChatRequest', () => {
     expect(parseChatRequest({ ...base, tool_choice: 'none' }).ok).toBe(true)
     const streamed = { stream: true, stream_options: { include_usage: true } }
     expect(parseChatRequest({ ...base, ...streamed, seed: 2 ** 62 }).ok).toBe(true)
+    // The ends of int64, as JSON numbers parse: -9223372036854775808 and 9223372036854775807.
+    for (const seed of [JSON.parse('-9223372036854775808'), JSON.parse('9223372036854775807')])
+      expect(parseChatRequest({ ...base, seed }).ok).toBe(true)
   })
 
   it('refuses a body that is not an object', () => {
