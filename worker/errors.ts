@@ -114,8 +114,11 @@ export class UpstreamError extends GatewayError {
 
 /** 499: the client went away before its answer was complete. */
 export class ClientClosedError extends GatewayError {
-  constructor() {
-    super('client_closed', 'The client closed the request before the answer was complete.')
+  constructor(
+    message = 'The client closed the request before the answer was complete.',
+    cause?: unknown,
+  ) {
+    super('client_closed', message, { cause })
   }
 }
 

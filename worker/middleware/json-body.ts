@@ -2,11 +2,17 @@
  * @module
  * Reads a JSON request body once, with a size cap that holds even when `content-length` is absent or lies:
  * the declared length is checked first (cheap refusal), then the bytes are counted while reading and the
- * read stops at the limit. Puts the parsed (still unvalidated) value in `c.var.jsonBody`.
+ * read stops at the limit. Puts the parsed (still unvalidated) value in `c.var.jsonBody`. A body that
+ * breaks off is the client leaving (499), not a server error.
  */
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../env.ts'
-import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors.ts'
+import {
+  BadRequestError,
+  ClientClosedError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+} from '../errors.ts'
 import { readCapped } from '../streaming/read-capped.ts'
 
 export interface JsonBodyOptions {
@@ -32,7 +38,14 @@ export const jsonBody = (options: JsonBodyOptions): MiddlewareHandler<AppEnv> =>
       c.req.raw.body,
       maxBytes,
       () => new PayloadTooLargeError(maxBytes),
-    )
+    ).catch((error: unknown) => {
+      if (error instanceof PayloadTooLargeError) throw error
+      // The body broke off ("Network connection lost"): the client stopped sending, not a server fault.
+      throw new ClientClosedError(
+        'The client closed the request before sending its whole body.',
+        error,
+      )
+    })
     let value: unknown
     try {
       value = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes))
