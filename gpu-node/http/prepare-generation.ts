@@ -7,6 +7,7 @@
  * messages are folded into one prompt and runs of one role into one turn (text/turn-order.ts).
  */
 import type { ChatRequest, ChatRequestMessage } from '../../shared/chat-request.ts'
+import { MODEL_SPEAKS_FIRST, modelSpeaksFirst } from '../../shared/turn-order.ts'
 import type { SequenceRequest } from '../engine/engine.ts'
 import type { MediaConfig } from '../media/media-config.ts'
 import { expandMediaPrompt } from '../media/prompt-expansion.ts'
@@ -15,7 +16,7 @@ import { ChatTemplateError } from '../text/chat-tokenizer.ts'
 import type { ChatTokenizer } from '../text/chat-tokenizer.ts'
 import type { SamplingParams } from '../text/sampler.ts'
 import { foldSystemMessages } from '../text/system-prompt.ts'
-import { modelSpeaksFirst, templateTurns } from '../text/turn-order.ts'
+import { templateTurns } from '../text/turn-order.ts'
 import { NodeError } from './errors.ts'
 import { preprocessParts, splitMedia } from './media-parts.ts'
 
@@ -123,11 +124,7 @@ async function encodePrompt(
   const { messages: split, parts } = splitMedia(messages)
   const opening = modelSpeaksFirst(split)
   if (opening >= 0) {
-    throw new NodeError(
-      'invalid_request',
-      "The conversation must begin with a user message (after any system messages): this model's chat format has no turn of its own before the user's first.",
-      { param: `messages[${opening}].role` },
-    )
+    throw new NodeError('invalid_value', MODEL_SPEAKS_FIRST, { param: `messages[${opening}].role` })
   }
   const folded = foldSystemMessages(split)
   if (!folded.ok) {

@@ -7,7 +7,7 @@
  * template would render one message holding all their contents: text joined by a blank line, images and
  * audio where they were. A conversation of system messages alone becomes the user's turn (the template
  * would drop a system prompt with no user turn to prefix). A conversation whose first turn is the model's has
- * no rendering at all; `modelSpeaksFirst` finds it, for the caller's 400.
+ * no rendering at all: shared/turn-order.ts finds it, for a 400.
  */
 import type { ChatMessage, ChatPart } from './chat-tokenizer.ts'
 
@@ -32,12 +32,6 @@ export function templateTurns(messages: ChatMessage[]): ChatMessage[] {
     else turns.push(message)
   }
   return turns
-}
-
-/** The index of the first message after the system ones when it is the assistant's, else -1. */
-export function modelSpeaksFirst(messages: ChatMessage[]): number {
-  const first = messages.findIndex((message) => message.role !== 'system')
-  return first >= 0 && messages[first]!.role === 'assistant' ? first : -1
 }
 
 /**

@@ -122,6 +122,20 @@ describe('the shared validator', () => {
     expect(await res.json()).toEqual(openAIError('unsupported_parameter', 'n'))
   })
 
+  it('refuses a conversation the assistant opens, before any budget or node', async () => {
+    const messages = [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'assistant', content: 'Hi! How can I help?' },
+      { role: 'user', content: 'Hello' },
+    ]
+    const res = await callEdge(
+      chatRequest({ ...user('x'), messages }, { 'x-request-id': 'model-first-1' }),
+    )
+    expect(res.status).toBe(400)
+    expect(await res.json()).toEqual(openAIError('invalid_value', 'messages[1].role'))
+    await expect(recordedRequest('model-first-1')).rejects.toThrow(/HTTP 404/)
+  })
+
   it('answers an unknown model with 404 model_not_found', async () => {
     const res = await callEdge(chatRequest({ ...user('hi'), model: 'gpt-4o' }))
     expect(res.status).toBe(404)

@@ -9,6 +9,7 @@
 import type { ChatRequest } from '../../shared/chat-request.ts'
 import { parseChatRequest } from '../../shared/chat-request.ts'
 import { MODEL_ID, isServedModel } from '../../shared/protocol.ts'
+import { MODEL_SPEAKS_FIRST, modelSpeaksFirst } from '../../shared/turn-order.ts'
 import { BadRequestError, NotFoundError } from '../errors.ts'
 import { countMediaParts, shapeMessages } from '../media/shape-messages.ts'
 import type { MediaShapingOptions, MediaStats } from '../media/shape-messages.ts'
@@ -52,6 +53,10 @@ export function checkChat(body: unknown): CheckedChat {
       'model',
     )
   }
+  // Refused here, before any budget is reserved or media shaped, rather than by the node after both.
+  const opening = modelSpeaksFirst(request.messages)
+  if (opening >= 0)
+    throw new BadRequestError(MODEL_SPEAKS_FIRST, `messages[${opening}].role`, 'invalid_value')
   const media = countMediaParts(request)
   const maxCompletionTokens = clampCompletionTokens(request)
   if (maxCompletionTokens === null) {

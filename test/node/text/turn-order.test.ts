@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { modelSpeaksFirst, templateTurns } from '../../../gpu-node/text/turn-order.ts'
+import { templateTurns } from '../../../gpu-node/text/turn-order.ts'
 import type { ChatMessage } from '../../../gpu-node/text/chat-tokenizer.ts'
 
 const user = (content: ChatMessage['content']): ChatMessage => ({ role: 'user', content })
@@ -38,14 +38,5 @@ describe('templateTurns', () => {
 
   it('makes a lone system prompt the user turn', () => {
     expect(templateTurns([{ role: 'system', content: 'Say hi.' }])).toEqual([user('Say hi.')])
-  })
-})
-
-describe('modelSpeaksFirst', () => {
-  it('finds an assistant message before the first user message', () => {
-    expect(modelSpeaksFirst([{ role: 'system', content: 'x' }, model('Hi!'), user('Hey')])).toBe(1)
-    expect(modelSpeaksFirst([model('Hi!')])).toBe(0)
-    expect(modelSpeaksFirst([user('Hey'), model('Hi!')])).toBe(-1)
-    expect(modelSpeaksFirst([{ role: 'system', content: 'x' }])).toBe(-1)
   })
 })
