@@ -292,4 +292,98 @@ describe.skipIf(!FOUND)('the playground in headless Chromium', () => {
     await expect(page.locator('.msg').count()).resolves.toBe(0)
     expect(await page.locator('#usage').textContent()).toBe('')
   })
+
+  it('keeps "New chat" clean of a reply that was still streaming', async () => {
+    await page.locator('#api-key').fill(stack.apiKey)
+    await page.locator('#max-tokens').fill('2000')
+    await page.locator('#message').fill('OLD TOPIC')
+    await sendWithEnter()
+    await expect.poll(() => page.locator('.msg.assistant .text').textContent()).not.toBe('')
+    await page.locator('#clear').click()
+    await page.locator('#max-tokens').fill('2')
+    await page.locator('#message').fill('fresh start')
+    const { body } = await sendWithEnter()
+    expect(body.messages).toEqual([{ role: 'user', content: 'fresh start' }])
+    await usageNumbers()
+  })
+
+  it('resends earlier images only while the request stays within the 8-image limit', async () => {
+    await page.locator('#api-key').fill(stack.apiKey)
+    await page.locator('#max-tokens').fill('1')
+    let last: SentBody | null = null
+    for (let turn = 1; turn <= 9; turn++) {
+      const name = `turn${turn}.png`
+      await page.locator('#image-input').setInputFiles({
+        name,
+        mimeType: 'image/png',
+        buffer: makePng(8 + turn, 8),
+      })
+      await expect.poll(() => page.locator('#attachments li').textContent()).toContain(name)
+      await page.locator('#message').fill(`Picture ${turn}`)
+      last = (await sendWithEnter()).body
+      await usageNumbers() // each turn answered, the ninth included
+    }
+    const parts = last!.messages.flatMap((m) => (typeof m.content === 'string' ? [] : m.content))
+    expect(parts.filter((p) => p.type === 'image_url')).toHaveLength(8)
+    // The oldest image is the one left out, with a note in its place.
+    const first = last!.messages[0]!.content as UserPart[]
+    expect(first.map((p) => p.type)).toEqual(['text', 'text'])
+    expect(first[1]).toEqual({
+      type: 'text',
+      text: '[an image from earlier in the chat, not sent again]',
+    })
+  })
+
+  it('opens one microphone for a double click on Record, and closes it', async () => {
+    // Every stream the page opens, so the test can see whether any is left live (a string: this file
+    // is type-checked without the DOM's types).
+    await page.addInitScript(`
+      const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices)
+      window.openedStreams = []
+      navigator.mediaDevices.getUserMedia = async (constraints) => {
+        const stream = await open(constraints)
+        window.openedStreams.push(stream)
+        return stream
+      }
+    `)
+    await page.reload()
+    await page.locator('#record').dblclick()
+    await expect.poll(() => page.locator('#record').getAttribute('aria-pressed')).toBe('true')
+    await page.waitForTimeout(300)
+    await page.locator('#record').click()
+    await expect.poll(() => page.locator('#attachments li').count()).toBe(1)
+    const opened = () => page.evaluate('window.openedStreams.length')
+    const live = () =>
+      page.evaluate(
+        "window.openedStreams.flatMap((s) => s.getTracks()).filter((t) => t.readyState === 'live').length",
+      )
+    expect(await opened()).toBe(1)
+    await expect.poll(live).toBe(0)
+  })
+
+  it('gives a failed turn back before the draft typed while it was pending, and names a mid-stream error', async () => {
+    let release: () => void = () => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    await page.route('**/v1/chat/completions', async (route) => {
+      await held
+      const frames = [
+        'data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"gemma-3n-e2b-it","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}',
+        'data: {"error":{"message":"The GPU node stream ended before it was complete.","type":"server_error","param":null,"code":"upstream_error"}}',
+        'data: [DONE]',
+      ]
+      await route.fulfill({
+        status: 200,
+        headers: { 'content-type': 'text/event-stream' },
+        body: frames.join('\n\n') + '\n\n',
+      })
+    })
+    await page.locator('#api-key').fill(stack.apiKey)
+    await page.locator('#message').fill('first question')
+    await page.locator('#message').press('Enter')
+    await page.locator('#message').fill('a follow-up')
+    release()
+    const alert = page.getByRole('alert')
+    await expect.poll(() => alert.textContent()).toContain('Error during the reply upstream_error')
+    expect(await page.locator('#message').inputValue()).toBe('first question\n\na follow-up')
+  })
 })

@@ -114,7 +114,9 @@ function describeResult({ usage, finishReason, firstTokenAt, endedAt }) {
 
 function describeError(error) {
   if (!(error instanceof ApiError)) return 'Network error: ' + error.message
-  const head = [String(error.status), error.code].filter(Boolean).join(' ')
+  // An error inside a stream came after its 200: say when it happened rather than "Error 200".
+  const when = error.status === 200 ? 'during the reply' : String(error.status)
+  const head = [when, error.code].filter(Boolean).join(' ')
   const param = error.param ? ' (' + error.param + ')' : ''
   const id = error.requestId ? '\nRequest id: ' + error.requestId : ''
   return 'Error ' + head + ': ' + error.message + param + id

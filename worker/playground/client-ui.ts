@@ -4,10 +4,19 @@
  * from its input at send time and lives nowhere else (no storage, no cookies). Text goes into the DOM
  * only as text nodes, never as HTML, since model output and file names are untrusted. While a reply
  * streams the log is `aria-busy`, so screen readers announce the finished reply rather than every token.
+ * Earlier turns' images and clips are resent only while the request stays within the API's media limits.
  */
+import { MEDIA_LIMITS } from '../media/media-limits.ts'
+
 export const CLIENT_UI = String.raw`
 const $ = (id) => document.getElementById(id)
-const state = { history: [], attachments: [], controller: null, recorder: null }
+// chat: counts "New chat"s, so a reply that ends after one cannot write into the new chat's history.
+// recording: a recording is being started or running (the microphone opens asynchronously).
+const state = { history: [], attachments: [], controller: null, recorder: null, recording: false, chat: 0 }
+// The API's per-request media limits: earlier turns' media are resent only while they fit.
+const MAX_IMAGES = ${MEDIA_LIMITS.maxImagesPerRequest}
+const MAX_CLIPS = ${MEDIA_LIMITS.maxClipsPerRequest}
+const MAX_MEDIA_CHARS = 12 * 1024 * 1024 // base64 characters of media per request, under the body cap
 
 function element(tag, className, text) {
   const node = document.createElement(tag)
@@ -79,11 +88,52 @@ function numberField(id) {
   return raw === '' ? undefined : Number(raw)
 }
 
+/** The size of a media part as sent (its data URL or base64 audio). */
+function mediaChars(part) {
+  return part.type === 'image_url' ? part.image_url.url.length : part.input_audio.data.length
+}
+
+/**
+ * The earlier turns as sent beside the new one: their images and clips, newest first, are kept while the
+ * request stays within the API's limits, and the rest become a note in their place, so a long chat with
+ * pictures keeps working instead of failing on its ninth image. The new turn's own media always go as
+ * they are (if they alone are too many, the API says so).
+ */
+function historyWithinMediaLimits(history, userContent) {
+  const left = { image_url: MAX_IMAGES, input_audio: MAX_CLIPS, chars: MAX_MEDIA_CHARS }
+  const isMedia = (part) => part.type === 'image_url' || part.type === 'input_audio'
+  for (const part of typeof userContent === 'string' ? [] : userContent.filter(isMedia)) {
+    left[part.type] -= 1
+    left.chars -= mediaChars(part)
+  }
+  const fit = (part) => {
+    if (!isMedia(part)) return part
+    const size = mediaChars(part)
+    if (left[part.type] > 0 && left.chars >= size) {
+      left[part.type] -= 1
+      left.chars -= size
+      return part
+    }
+    const what = part.type === 'image_url' ? 'an image' : 'an audio clip'
+    return { type: 'text', text: '[' + what + ' from earlier in the chat, not sent again]' }
+  }
+  const kept = []
+  for (let i = history.length - 1; i >= 0; i--) {
+    const message = history[i]
+    if (typeof message.content === 'string') kept.unshift(message)
+    else kept.unshift({ ...message, content: [...message.content].reverse().map(fit).reverse() })
+  }
+  return kept
+}
+
 function requestBody(userContent) {
   const messages = []
   const system = $('system').value.trim()
   if (system) messages.push({ role: 'system', content: system })
-  messages.push(...state.history, { role: 'user', content: userContent })
+  messages.push(...historyWithinMediaLimits(state.history, userContent), {
+    role: 'user',
+    content: userContent,
+  })
   return {
     model: $('model').value.trim(),
     messages,
@@ -100,7 +150,10 @@ async function send() {
     $('api-key').focus()
     return
   }
+  // A recording still running belongs to this message: stop it and attach it first.
+  if (state.recorder) await toggleRecording()
   if (!text.trim() && state.attachments.length === 0) return
+  const chat = state.chat
   const attachments = state.attachments
   const content = attachments.length
     ? [...(text.trim() ? [{ type: 'text', text }] : []), ...attachments.map((a) => a.part)]
@@ -123,18 +176,22 @@ async function send() {
       signal: state.controller.signal,
       onText: (delta) => output.appendData(delta),
     })
+    if (chat !== state.chat) return // "New chat" while it streamed: this turn is not part of it
     state.history.push({ role: 'user', content }, { role: 'assistant', content: output.data })
     $('usage').textContent = describeResult(result)
   } catch (error) {
+    if (chat !== state.chat) return
     if (error.name === 'AbortError') {
       reply.node.classList.add('stopped')
       state.history.push({ role: 'user', content }, { role: 'assistant', content: output.data })
     } else {
-      // Give the turn back so it can be sent again (after fixing the key, say).
+      // Give the turn back so it can be sent again (after fixing the key, say), before anything the
+      // user has typed or attached while it was pending, which stays.
       user.node.remove()
       reply.node.remove()
-      $('message').value = text
-      state.attachments = attachments
+      const draft = $('message').value
+      $('message').value = draft.trim() ? text + '\n\n' + draft : text
+      state.attachments = [...attachments, ...state.attachments]
       renderAttachments()
       showError(describeError(error))
     }
@@ -166,19 +223,27 @@ async function toggleRecording() {
     $('status').textContent = 'Converting the recording…'
     await attach(recorder, (r) => r.stop())
     $('status').textContent = ''
+    state.recording = false
     return
   }
+  // A second click while the microphone is still opening would start a second recording, whose
+  // microphone nothing would ever stop.
+  if (state.recording) return
+  state.recording = true
   try {
-    state.recorder = await startRecording(() => toggleRecording())
+    const recorder = await startRecording(() => state.recorder === recorder && toggleRecording())
+    state.recorder = recorder
     button.setAttribute('aria-pressed', 'true')
     button.textContent = 'Stop recording'
     $('status').textContent = 'Recording… (at most 30 s)'
   } catch (error) {
+    state.recording = false
     showError('Cannot record: ' + error.message)
   }
 }
 
 function clearChat() {
+  state.chat += 1
   if (state.controller) state.controller.abort()
   state.history = []
   $('transcript').replaceChildren(element('p', 'empty', 'New chat. Type a message and press Enter.'))

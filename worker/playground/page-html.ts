@@ -11,6 +11,8 @@ export const PAGE_HTML = `<!doctype html>
     <meta name="viewport" content="width=device-width, initial-scale=1" />
     <meta name="referrer" content="no-referrer" />
     <title>gemma-edge playground</title>
+    <!-- No icon: without this line the browser asks for /favicon.ico, a 404 in every console. -->
+    <link rel="icon" href="data:," />
     <link rel="stylesheet" href="/playground/app.css" />
     <script type="module" src="/playground/app.js"></script>
   </head>
