@@ -386,4 +386,15 @@ describe.skipIf(!FOUND)('the playground in headless Chromium', () => {
     await expect.poll(() => alert.textContent()).toContain('Error during the reply upstream_error')
     expect(await page.locator('#message').inputValue()).toBe('first question\n\na follow-up')
   })
+
+  it('refuses an image too large for the API when it is attached, not after the upload', async () => {
+    await page.locator('#image-input').setInputFiles({
+      name: 'huge.png',
+      mimeType: 'image/png',
+      buffer: Buffer.alloc(16 * 1024 * 1024),
+    })
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('huge.png is 16')
+    expect(await page.getByRole('alert').textContent()).toContain('the API takes images up to')
+    await expect(page.locator('#attachments li').count()).resolves.toBe(0)
+  })
 })

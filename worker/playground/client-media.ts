@@ -6,9 +6,28 @@
  * is decoded with Web Audio into a 16 kHz context, mixed to mono and written as 16-bit PCM WAV here in the
  * page, so the clip is small and already in the model's sample rate.
  */
+import { CHAT_LIMITS } from '../../shared/chat-request.ts'
+import { MEDIA_LIMITS } from '../media/media-limits.ts'
+
+/** An image's bytes grow by a third as base64, and the whole request body is capped (the rest: text). */
+const MAX_IMAGE_BYTES = Math.min(
+  MEDIA_LIMITS.maxImageBytes,
+  Math.floor((CHAT_LIMITS.maxBodyBytes * 3) / 4) - 256 * 1024,
+)
+
 export const CLIENT_MEDIA = String.raw`
 const RECORD_SAMPLE_RATE = 16000
 const MAX_RECORD_SECONDS = 30 // the API's per-clip limit
+// Refused before reading, rather than after a long upload: the API's sizes, and for images also what a
+// base64 data: URL can carry inside the request body's limit.
+const MAX_IMAGE_BYTES = ${MAX_IMAGE_BYTES}
+const MAX_AUDIO_BYTES = ${MEDIA_LIMITS.maxAudioBytes}
+
+function refuseLarger(file, limit, what) {
+  if (file.size > limit) {
+    throw new Error(file.name + ' is ' + formatBytes(file.size) + '; the API takes ' + what + ' up to ' + formatBytes(limit) + '.')
+  }
+}
 
 function readAsDataUrl(blob) {
   return new Promise((resolve, reject) => {
@@ -25,6 +44,7 @@ function formatBytes(bytes) {
 
 async function imageAttachment(file) {
   if (!file.type.startsWith('image/')) throw new Error(file.name + ' is not an image.')
+  refuseLarger(file, MAX_IMAGE_BYTES, 'images')
   const url = await readAsDataUrl(file)
   return {
     kind: 'image',
@@ -43,6 +63,7 @@ function audioFormat(file) {
 async function audioFileAttachment(file) {
   const format = audioFormat(file)
   if (!format) throw new Error(file.name + ': audio must be a .wav or .mp3 file.')
+  refuseLarger(file, MAX_AUDIO_BYTES, 'audio files')
   const url = await readAsDataUrl(file)
   return {
     kind: 'audio',
