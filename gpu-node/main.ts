@@ -4,6 +4,7 @@
  * logs one JSON line per event, and drains on SIGINT/SIGTERM.
  */
 import { loadConfig } from './config.ts'
+import type { ModelInfo } from './model/runner-types.ts'
 import { startNode } from './node-server.ts'
 
 /**
@@ -26,6 +27,15 @@ const SAMPLING_HEAD = {
   session:
     'top candidates computed by a session of its own, fed the logits every step (decoder graph not fusable)',
 } as const
+
+/** The startup banner's words for how decode steps run (the log says why a padding was refused). */
+function decodeMode(info: ModelInfo): string {
+  if (info.kvPadding)
+    return `batched (one decoder call per step; shorter rows padded on the ${info.kvPadding})`
+  if (!info.hasAttentionMask)
+    return 'one sequence per decoder call (the decoder declares no attention_mask)'
+  return 'one sequence per decoder call (no padding of a batch reproduced decoding alone; see the warning above)'
+}
 
 /**
  * The startup banner's words for where the KV cache lives: what an operator choosing between cuda and
@@ -55,7 +65,7 @@ try {
         .map(([s, d]) => `${s}=${d}`)
         .join(', ')}`,
       `  runtime: onnxruntime-${info.runtime} on ${info.device}`,
-      `  decode:  ${info.batchedDecode ? 'batched (one decoder call per step)' : 'one sequence per decoder call (the decoder declares no attention_mask)'}`,
+      `  decode:  ${decodeMode(info)}`,
       `  prompts: ${PROMPT_LOGITS[info.promptLogits]}`,
       `  stops:   ${node.stopTokens.join(', ')}`,
       `  KV:      ${kvPlacement(info.device, info.batchedDecode)}`,

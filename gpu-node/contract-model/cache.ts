@@ -33,6 +33,7 @@ export function contractModelFolderName(o: ContractModelOptions): string {
     `p${o.perLayerDim}`,
     `f${o.ffn}`,
     o.attentionMask ? 'mask' : 'nomask',
+    ...(o.groupQueryAttention ? ['gqa'] : []),
     ...(o.logitsToKeep ? ['keep'] : []),
     o.cacheDtype,
     o.dtypes.join('+'),

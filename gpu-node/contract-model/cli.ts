@@ -13,8 +13,8 @@ import { ensureContractModel } from './cache.ts'
 
 const USAGE = `usage: node gpu-node/contract-model/cli.ts [--out DIR] [--vocab small|gemma] [--layers N]
   [--kv-layers N] [--hidden N] [--heads N] [--kv-heads N] [--head-dim N] [--per-layer-dim N]
-  [--ffn N] [--no-attention-mask] [--logits-to-keep] [--cache-dtype float32|float16] [--dtypes fp32,q4]
-  [--seed N]`
+  [--ffn N] [--no-attention-mask] [--group-query-attention] [--logits-to-keep]
+  [--cache-dtype float32|float16] [--dtypes fp32,q4] [--seed N]`
 
 /** Flag -> option key for the integer flags. */
 const INT_FLAGS = {
@@ -50,6 +50,7 @@ export function parseCliArgs(argv: string[]): {
       out: STRING_OPTIONS,
       vocab: STRING_OPTIONS,
       'no-attention-mask': { type: 'boolean' },
+      'group-query-attention': { type: 'boolean' },
       'logits-to-keep': { type: 'boolean' },
       'cache-dtype': STRING_OPTIONS,
       dtypes: STRING_OPTIONS,
@@ -59,6 +60,7 @@ export function parseCliArgs(argv: string[]): {
   const options: Partial<ContractModelOptions> = {}
   if (values.vocab !== undefined) options.vocab = values.vocab as VocabKind
   if (values['no-attention-mask'] === true) options.attentionMask = false
+  if (values['group-query-attention'] === true) options.groupQueryAttention = true
   if (values['logits-to-keep'] === true) options.logitsToKeep = true
   if (values['cache-dtype'] !== undefined) options.cacheDtype = values['cache-dtype'] as CacheDtype
   if (values.dtypes !== undefined) options.dtypes = values.dtypes.split(',').map((d) => d.trim())

@@ -1,10 +1,12 @@
 /**
  * @module contract-model/graph-attention
  * Self-attention pieces of the decoder: rotary tables from `position_ids`, the additive mask
- * (index-based causal, optionally combined with `attention_mask`) and one GQA attention block.
- * Queries are laid out [B, kvHeads, group, S, Dh] so each KV head serves its group by broadcasting.
+ * (index-based causal, optionally combined with `attention_mask`) and one GQA attention block, written
+ * out in plain operators (queries laid out [B, kvHeads, group, S, Dh] so each KV head serves its group by
+ * broadcasting) or as onnxruntime's fused `GroupQueryAttention` operator.
  */
 import type { GraphBuilder } from './onnx-builder.ts'
+import { ONNX_TYPES } from './onnx-builder.ts'
 import type { ContractModelOptions } from './options.ts'
 import { linear, unsqueeze } from './graph-ops.ts'
 
@@ -144,4 +146,68 @@ export function attend(
     g.int64([0, 0, o.heads * o.headDim]),
   ]) // [B, S, heads*Dh]
   return linear(g, merged, `${prefix}.o`, o.heads * o.headDim, o.hidden)
+}
+
+/** `GroupQueryAttention`'s length inputs: `seqlens_k` (int32 [B]) and `total_sequence_length` (int32). */
+export interface GroupQueryLengths {
+  seqlensK: string
+  total: string
+}
+
+/**
+ * The lengths as the onnx-community exports derive them from `attention_mask`: each row's number of ones
+ * minus one, and the mask's width. Where a row's ones sit is never read, only how many there are.
+ */
+export function groupQueryLengths(g: GraphBuilder, attentionMask: string): GroupQueryLengths {
+  const ones = g.op('ReduceSum', [attentionMask, g.int64([1])], { keepdims: 0 }) // [B]
+  const seqlensK = g.op('Cast', [g.op('Sub', [ones, g.int64([1], [])])], { to: ONNX_TYPES.int32 })
+  const width = g.op('Gather', [g.op('Shape', [attentionMask]), g.int64([1], [])]) // scalar
+  return { seqlensK, total: g.op('Cast', [width], { to: ONNX_TYPES.int32 }) }
+}
+
+/**
+ * The attention block of `attend`, with the same weights, through `com.microsoft.GroupQueryAttention`
+ * (rotary applied here, from `position_ids`, so the operator's own is off). The operator keeps row b's past
+ * at columns [0, seqlens_k[b] - S + 1) and writes the new keys right after them, so it serves a batch only
+ * when each row's cache starts at column 0 (padding on the right).
+ */
+export function groupQueryAttend(
+  g: GraphBuilder,
+  x: string,
+  prefix: string,
+  o: ContractModelOptions,
+  rot: Rotary,
+  past: KeyValue,
+  lengths: GroupQueryLengths,
+): { output: string; present: KeyValue } {
+  const fresh = projectKeyValue(g, x, prefix, o, rot) // [B, kvH, S, Dh], keys rotated
+  const q = linear(g, x, `${prefix}.q`, o.hidden, o.heads * o.headDim)
+  const q4 = g.op('Transpose', [g.op('Reshape', [q, g.int64([0, 0, o.heads, o.headDim])])], {
+    perm: [0, 2, 1, 3],
+  }) // [B, H, S, Dh]
+  const qRot = applyRotary(g, q4, rot.cos4, rot.sin4, rot.rotateHalf)
+  // [B, heads, S, Dh] -> [B, S, heads * Dh], the operator's layout.
+  const flat = (t: string, heads: number): string =>
+    g.op('Reshape', [
+      g.op('Transpose', [t], { perm: [0, 2, 1, 3] }),
+      g.int64([0, 0, heads * o.headDim]),
+    ])
+  const [output, presentKey, presentValue] = g.microsoftOp(
+    'GroupQueryAttention',
+    [
+      flat(qRot, o.heads),
+      flat(fresh.key, o.kvHeads),
+      flat(fresh.value, o.kvHeads),
+      past.key,
+      past.value,
+      lengths.seqlensK,
+      lengths.total,
+    ],
+    [`${prefix}.gqa`, `${prefix}.gqa.present_key`, `${prefix}.gqa.present_value`],
+    { num_heads: o.heads, kv_num_heads: o.kvHeads },
+  )
+  return {
+    output: linear(g, output!, `${prefix}.o`, o.heads * o.headDim, o.hidden),
+    present: { key: presentKey!, value: presentValue! },
+  }
 }

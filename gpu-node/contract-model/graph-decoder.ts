@@ -1,7 +1,9 @@
 /**
  * @module contract-model/graph-decoder
  * The `decoder_model_merged` graph (gemma3n-contract.md §2): inputs_embeds + per_layer_inputs +
- * position_ids (+ attention_mask) + past_key_values.{i} -> logits [B, S, V] and present.{i}.
+ * position_ids (+ attention_mask) + past_key_values.{i} -> logits [B, S, V] and present.{i}. Attention is
+ * written out in plain operators, or (`groupQueryAttention`) is onnxruntime's fused operator, as the
+ * onnx-community exports of other Gemma models have it.
  * An absolute sinusoid of the position is added to the hidden state so that a 0- vs 1-based
  * position bug changes the output (rotary embedding alone only sees relative positions).
  */
@@ -9,7 +11,14 @@ import { GraphBuilder } from './onnx-builder.ts'
 import type { CacheDtype, ContractModelOptions } from './options.ts'
 import type { VocabSizes } from './graph-embed.ts'
 import type { KeyValue } from './graph-attention.ts'
-import { attend, attentionMaskBias, projectKeyValue, rotaryTables } from './graph-attention.ts'
+import {
+  attend,
+  attentionMaskBias,
+  groupQueryAttend,
+  groupQueryLengths,
+  projectKeyValue,
+  rotaryTables,
+} from './graph-attention.ts'
 import { linear, rmsNorm, silu, unsqueeze } from './graph-ops.ts'
 import { ONNX_TYPES } from './onnx-builder.ts'
 
@@ -73,6 +82,7 @@ export function buildDecoder(
   const positions = g.op('Cast', [positionIds], { to: ONNX_TYPES.float32 }) // [B, S]
   const rot = rotaryTables(g, positions, o.headDim)
   const maskBias = attentionMaskBias(g, `past_key_values.0.key`, embeds, mask)
+  const lengths = o.groupQueryAttention && mask !== null ? groupQueryLengths(g, mask) : null
   // Fixed frequencies spread over (0.05, 1.05) rad per position: every position shift is visible.
   const freq = Array.from({ length: o.hidden }, (_, i) => 0.05 + i / o.hidden)
   let h = g.op('Add', [
@@ -86,18 +96,24 @@ export function buildDecoder(
     const pl = g.op('Gather', [perLayer, g.int64([l], [])], { axis: 2 }) // [B, S, Dp]
     h = g.op('Add', [h, linear(g, pl, `${prefix}.per_layer`, o.perLayerDim, o.hidden, 0.5)])
     const x = rmsNorm(g, h)
-    let kv = present[o.kvLayers - 1]
     const own = past[l]
-    if (own !== undefined) {
-      const fresh = projectKeyValue(g, x, prefix, o, rot)
-      kv = {
-        key: g.op('Concat', [own.key, fresh.key], { axis: 2 }),
-        value: g.op('Concat', [own.value, fresh.value], { axis: 2 }),
+    if (own !== undefined && lengths !== null) {
+      const gqa = groupQueryAttend(g, x, prefix, o, rot, own, lengths)
+      present.push(gqa.present)
+      h = g.op('Add', [h, gqa.output])
+    } else {
+      let kv = present[o.kvLayers - 1]
+      if (own !== undefined) {
+        const fresh = projectKeyValue(g, x, prefix, o, rot)
+        kv = {
+          key: g.op('Concat', [own.key, fresh.key], { axis: 2 }),
+          value: g.op('Concat', [own.value, fresh.value], { axis: 2 }),
+        }
+        present.push(kv)
       }
-      present.push(kv)
+      if (kv === undefined) throw new Error(`layer ${l} has no key/value source`)
+      h = g.op('Add', [h, attend(g, x, prefix, o, rot, kv, maskBias)])
     }
-    if (kv === undefined) throw new Error(`layer ${l} has no key/value source`)
-    h = g.op('Add', [h, attend(g, x, prefix, o, rot, kv, maskBias)])
     const up = silu(g, linear(g, rmsNorm(g, h), `${prefix}.mlp_up`, o.hidden, o.ffn))
     h = g.op('Add', [h, linear(g, up, `${prefix}.mlp_down`, o.ffn, o.hidden)])
   }

@@ -29,6 +29,8 @@ export const ONNX_TYPES: Readonly<Record<ElemType, number>> = {
 
 const OPSET = 17
 const IR_VERSION = 8
+/** onnxruntime's contrib operators (GroupQueryAttention): version 1 is the only one. */
+const MICROSOFT_DOMAIN = 'com.microsoft'
 const EXTERNAL_MIN_BYTES = 1024
 // Offsets in the data file are aligned so each tensor starts on a cache line.
 const DATA_ALIGN = 64
@@ -64,6 +66,7 @@ export class GraphBuilder {
   private readonly inputs: onnxProto.onnx.IValueInfoProto[] = []
   private readonly outputs: onnxProto.onnx.IValueInfoProto[] = []
   private counter = 0
+  private usesMicrosoftOps = false
 
   constructor(seed: number) {
     this.seed = seed
@@ -112,6 +115,19 @@ export class GraphBuilder {
       output: outputs,
       attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
     })
+    return outputs
+  }
+
+  /** Adds an onnxruntime contrib operator (`com.microsoft` domain) with several named outputs. */
+  microsoftOp(
+    type: string,
+    inputs: string[],
+    outputs: string[],
+    attrs: Record<string, Attr> = {},
+  ): string[] {
+    this.usesMicrosoftOps = true
+    this.opOutputs(type, inputs, outputs, attrs)
+    this.nodes.at(-1)!.domain = MICROSOFT_DOMAIN
     return outputs
   }
 
@@ -179,7 +195,10 @@ export class GraphBuilder {
     })
     const model = onnx.ModelProto.encode({
       irVersion: IR_VERSION,
-      opsetImport: [{ domain: '', version: OPSET }],
+      opsetImport: [
+        { domain: '', version: OPSET },
+        ...(this.usesMicrosoftOps ? [{ domain: MICROSOFT_DOMAIN, version: 1 }] : []),
+      ],
       producerName: 'gemma-edge contract-model',
       graph: {
         name: graphName,

@@ -33,6 +33,13 @@ export interface ContractModelOptions {
   /** Whether the decoder declares an `attention_mask` input. */
   attentionMask: boolean
   /**
+   * Whether each layer attends through onnxruntime's `com.microsoft.GroupQueryAttention`, as the
+   * onnx-community exports of Gemma 3 and Gemma 4 do (gemma3n-contract.md §2): it reads `attention_mask`
+   * only as each row's length, and writes each row's new key and value at that length, not after the
+   * whole cache. UNCONFIRMED for the Gemma 3n export. Needs `attentionMask`.
+   */
+  groupQueryAttention: boolean
+  /**
    * Whether the decoder declares `num_logits_to_keep` (int64 scalar: logits for the last N positions, 0 for
    * all, as in transformers). UNCONFIRMED for the Gemma 3n export (gemma3n-contract.md §2); the same
    * exporter's Gemma 4 decoders declare it. Off by default.
@@ -67,6 +74,7 @@ export const DEFAULT_OPTIONS: ContractModelOptions = {
   perLayerDim: 16,
   ffn: 128,
   attentionMask: true,
+  groupQueryAttention: false,
   logitsToKeep: false,
   cacheDtype: 'float32',
   dtypes: ['fp32'],
@@ -111,6 +119,14 @@ export function resolveOptions(partial: Partial<ContractModelOptions>): Contract
   // RoPE rotates pairs of dimensions.
   if (o.headDim % 2 !== 0) fail(`headDim must be even, got ${o.headDim}`)
   if (typeof o.attentionMask !== 'boolean') fail('attentionMask must be a boolean')
+  if (typeof o.groupQueryAttention !== 'boolean') fail('groupQueryAttention must be a boolean')
+  if (o.groupQueryAttention && !o.attentionMask) {
+    fail('groupQueryAttention reads the lengths from attention_mask: it needs attentionMask')
+  }
+  if (o.groupQueryAttention && o.kvLayers !== o.layers) {
+    // A layer reusing another's cache would attend over columns the operator left unwritten.
+    fail('groupQueryAttention needs a cache for every layer (kvLayers equal to layers)')
+  }
   if (typeof o.logitsToKeep !== 'boolean') fail('logitsToKeep must be a boolean')
   if (o.cacheDtype !== 'float32' && o.cacheDtype !== 'float16') {
     fail(`cacheDtype must be float32|float16, got ${String(o.cacheDtype)}`)

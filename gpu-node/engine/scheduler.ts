@@ -30,7 +30,7 @@ export interface SchedulerOptions {
   maxStepTokens: number
   /** KV cache capacity in tokens (cache entries). */
   kvBudgetTokens: number
-  /** Decoding rows share one left-padded batch (every row as wide as the widest). */
+  /** Decoding rows share one padded batch (every row as wide as the widest). */
   paddedBatch: boolean
 }
 

@@ -11,11 +11,14 @@
  *   (last-position-logits.ts): a decode step computes the last position's logits, a prompt chunk none on
  *   the CPU devices (one row on a GPU).
  * - Decode runs every decoding sequence in ONE decoder call when the decoder declares `attention_mask`:
- *   their caches live in a persistent left-padded batch (kv-batch.ts) that the decoder's outputs feed
- *   straight back into. The lm_head (262,400 x hidden for Gemma 3n) is then read once per step instead of
- *   once per sequence, which is where batching wins.
+ *   their caches live in a persistent padded batch (kv-batch.ts) that the decoder's outputs feed straight
+ *   back into. The lm_head (262,400 x hidden for Gemma 3n) is then read once per step instead of once per
+ *   sequence, which is where batching wins. Where the padding goes depends on the decoder's attention;
+ *   the load tries each padding on a short script and keeps the first that gives every sequence what it
+ *   gets alone (kv-padding-probe.ts).
  * - A decoder without `attention_mask` cannot hide padding, and rows of different lengths cannot share a
- *   batch without it; such a model decodes each sequence on its own (correct, no batching gain).
+ *   batch without it; such a model, or one that no padding suits, decodes each sequence on its own
+ *   (correct, no batching gain).
  * - Sampling reads each row's top candidates, which the sampling head fused into the decoder graph returns
  *   (fused-sampling-head.ts): the logits are fetched only in a step where some row may need its whole row,
  *   and on WebGPU they stay on the GPU until then (host-copy.ts). A decoder the head cannot be fused into
@@ -28,6 +31,9 @@ import { checkTextContract } from './contract-check.ts'
 import type { DecoderSignature } from './contract-check.ts'
 import { rowLogits } from './logits-row.ts'
 import { KvBatch } from './kv-batch.ts'
+import type { KvPadding } from './kv-batch.ts'
+import { choosePadding, probeSteps } from './kv-padding-probe.ts'
+import type { ProbeObservations } from './kv-padding-probe.ts'
 import { KvGraphs } from './kv-graphs.ts'
 import { decoderGraphs } from './decoder-graphs.ts'
 import { orderTies, Softcap } from './deferred-softcap.ts'
@@ -113,7 +119,10 @@ export class Gemma3nRunner implements ModelRunner {
   /** The decoder's cache outputs (`present.*`), which every run fetches and the batch or sequence keeps. */
   readonly #presents: ReadonlySet<string>
   readonly #graphs: KvGraphs | null
-  readonly #batch: KvBatch | null
+  /** The decoding sequences' caches; `null` while each decodes alone (set by `#choosePadding`). */
+  #batch: KvBatch | null = null
+  /** Sees each sampled row's candidates, while the load probes the paddings; `null` otherwise. */
+  #observe: ((seqId: number, top: RowCandidates) => void) | null = null
   /** The sampling head's own session; `null` when it is fused into the decoder (fused-sampling-head.ts). */
   readonly #head: SamplingHead | null
   readonly #plan: HeadPlan
@@ -160,7 +169,6 @@ export class Gemma3nRunner implements ModelRunner {
     this.#hostCopy = sessions.hostCopy
     this.#softcap = sessions.softcap
     this.#encoders = sessions.encoders
-    this.#batch = sessions.graphs ? new KvBatch(sessions.graphs) : null
     this.#signature = signature
     this.#presents = new Set(signature.cache.map((c) => c.present))
   }
@@ -206,7 +214,47 @@ export class Gemma3nRunner implements ModelRunner {
       onDevice && !softcap ? await HostCopy.create(runtime, signature.logitsType, 3) : null
     const sessions = { embed, decoder, graphs: kvGraphs, head, plan, hostCopy, softcap, encoders }
     const gate = new StepGate(options.stepGate)
-    return new Gemma3nRunner(info, runtime, sessions, signature, gate)
+    const runner = new Gemma3nRunner(info, runtime, sessions, signature, gate)
+    if (kvGraphs) await runner.#choosePadding()
+    return runner
+  }
+
+  /**
+   * Batches decoding with the first padding that reproduces decoding alone (kv-padding-probe.ts), or
+   * leaves each sequence to decode alone, saying why in the log. Runs before any call is made.
+   */
+  async #choosePadding(): Promise<void> {
+    const choice = await choosePadding((padding) => this.#probe(padding))
+    this.#batch = choice.padding ? new KvBatch(this.#graphs!, choice.padding) : null
+    this.info.batchedDecode = choice.padding !== null
+    this.info.kvPadding = choice.padding
+    if (!choice.padding) {
+      console.warn(
+        `decoder_model_merged: batched decoding did not give each sequence what it gets alone, so each sequence decodes on its own: ${choice.refused.join('; ')}`,
+      )
+    }
+  }
+
+  /** Runs the probe's steps with the batch padded as given (`null`: each sequence alone). */
+  async #probe(padding: KvPadding | null): Promise<ProbeObservations> {
+    this.#batch = padding ? new KvBatch(this.#graphs!, padding) : null
+    const seen: ProbeObservations = new Map()
+    const steps = probeSteps(this.info.vocabSize)
+    let step = 0
+    this.#observe = (seqId, top) => seen.set(`${seqId}@${step}`, Float32Array.from(top.logits))
+    try {
+      for (; step < steps.length; step++) {
+        const { items, release } = steps[step]!
+        await this.#step(items)
+        await this.#release(release)
+      }
+      return seen
+    } finally {
+      this.#observe = null
+      await this.#release([...this.#sequences.keys()])
+      this.#batch?.clear()
+      this.#batch = null
+    }
   }
 
   step(items: StepItem[]): Promise<StepOutput> {
@@ -245,7 +293,7 @@ export class Gemma3nRunner implements ModelRunner {
         state.media = null // the rest of the prompt is in the cache: its media are no longer needed
         rows.push({ seqId: item.seqId, token: pending, sampling: item.sampling, state })
       } else {
-        tokens.set(item.seqId, await this.#decodeAlone(state, pending, item.sampling))
+        tokens.set(item.seqId, await this.#decodeAlone(item.seqId, state, pending, item.sampling))
       }
     }
     if (rows.length > 0) await this.#decodeBatch(rows, tokens)
@@ -343,6 +391,7 @@ export class Gemma3nRunner implements ModelRunner {
     const candidates = await this.#candidates(out)
     const logits = await this.#readableLogits(out.logits, fullRow)
     ordered.forEach((row, index) => {
+      this.#observe?.(row.seqId, candidates[index]!)
       row.state.length += 1
       tokens.set(
         row.seqId,
@@ -355,6 +404,7 @@ export class Gemma3nRunner implements ModelRunner {
 
   /** Decodes one token on the sequence's own cache: no batching (see the module comment). */
   async #decodeAlone(
+    seqId: number,
     state: SequenceState,
     token: number,
     sampling: SamplingParams,
@@ -363,6 +413,7 @@ export class Gemma3nRunner implements ModelRunner {
     const out = await this.#feed(state, [token], { fullRow })
     state.media = null // the whole prompt is in the cache: its media are no longer needed
     const [candidates] = await this.#candidates(out)
+    this.#observe?.(seqId, candidates!)
     const logits = await this.#readableLogits(out.logits, fullRow)
     const next = this.#sample(logits, 0, candidates!, sampling, state)
     if (logits !== out.logits) logits?.dispose()

@@ -1,15 +1,27 @@
 /**
  * @module
- * The decoding sequences' KV caches as one left-padded batch that persists across steps. Between joins and
+ * The decoding sequences' KV caches as one padded batch that persists across steps. Between joins and
  * removals the decoder's `present.*` outputs are fed straight back as the next `past_key_values.*`: no copy,
- * no host round trip. Row `r` holds `pad[r]` padding columns, then its real tokens; `attention_mask` zeros
- * the padding, so rows never see each other's (or padding) tokens.
+ * no host round trip. Row `r` holds its real tokens and `pad[r]` padding columns, on the side the decoder
+ * needs (`KvPadding`); `attention_mask` tells the decoder which columns are real, so rows never see each
+ * other's (or padding) tokens.
  *
  * Cost of the layout: every row is as wide as the longest, so attention reads `rows x width` cache entries
  * per step, and a join or removal rewrites the cache once (on the device, see kv-graphs.ts).
  */
 import type { KvGraphs } from './kv-graphs.ts'
 import type { Tensor } from './ort-runtime.ts'
+
+/**
+ * Where a row's padding goes, which depends on where the decoder writes a step's keys and values:
+ * - `left`: rows end together. For a decoder that appends the step's keys after the whole cache
+ *   (attention written out in plain operators) and reads `attention_mask` position by position.
+ * - `right`: rows start together. For a decoder that writes each row's keys at that row's own length and
+ *   reads `attention_mask` only as a count of ones (onnxruntime's `GroupQueryAttention`, which the
+ *   onnx-community exports of other Gemma models use).
+ * Which one a decoder needs is found by running it (kv-padding-probe.ts).
+ */
+export type KvPadding = 'left' | 'right'
 
 interface Row {
   seqId: number
@@ -18,12 +30,14 @@ interface Row {
 
 export class KvBatch {
   readonly #graphs: KvGraphs
+  readonly padding: KvPadding
   #rows: Row[] = []
   #width = 0
   #caches: Map<string, Tensor> | null = null
 
-  constructor(graphs: KvGraphs) {
+  constructor(graphs: KvGraphs, padding: KvPadding) {
     this.#graphs = graphs
+    this.padding = padding
   }
 
   get seqIds(): number[] {
@@ -59,7 +73,13 @@ export class KvBatch {
     }
     const width = Math.max(this.#width, length)
     const padBatch = width - this.#width
-    const joined = await this.#graphs.join(this.#caches, padBatch, past, width - length)
+    const joined = await this.#graphs.join(
+      this.#caches,
+      padBatch,
+      past,
+      width - length,
+      this.padding,
+    )
     dispose(this.#caches)
     dispose(past)
     for (const row of this.#rows) row.pad += padBatch
@@ -75,22 +95,30 @@ export class KvBatch {
     if (kept.length === 0) return this.clear()
     const rows = kept.map((index) => this.#rows[index]!)
     const trim = Math.min(...rows.map((row) => row.pad))
-    const next = await this.#graphs.keep(this.#caches, kept, trim)
+    const [start, end] = this.padding === 'left' ? [trim, this.#width] : [0, this.#width - trim]
+    const next = await this.#graphs.keep(this.#caches, kept, start, end)
     dispose(this.#caches)
     this.#caches = next
     this.#rows = rows.map((row) => ({ seqId: row.seqId, pad: row.pad - trim }))
     this.#width -= trim
   }
 
-  /** `[rows, width + 1]`: 0 over each row's padding, 1 over its tokens and the one being fed. */
+  /**
+   * `[rows, width + 1]`: 0 over each row's padding, 1 over its tokens and the one being fed (at the end with
+   * left padding; right after the row's tokens with right padding, where the decoder writes it).
+   */
   attentionMask(): { data: BigInt64Array; dims: number[] } {
     const columns = this.#width + 1
     const data = new BigInt64Array(this.#rows.length * columns).fill(1n)
-    this.#rows.forEach((row, r) => data.fill(0n, r * columns, r * columns + row.pad))
+    this.#rows.forEach((row, r) => {
+      const start = r * columns
+      if (this.padding === 'left') data.fill(0n, start, start + row.pad)
+      else data.fill(0n, start + columns - row.pad, start + columns)
+    })
     return { data, dims: [this.#rows.length, columns] }
   }
 
-  /** Takes the step's `present.*` as the new cache: one column wider. */
+  /** Takes the step's `present.*` as the new cache: one column wider, each row one token longer. */
   advance(present: Map<string, Tensor>): void {
     if (this.#caches) dispose(this.#caches)
     this.#caches = present

@@ -2,19 +2,17 @@
  * @module
  * Two small ONNX graphs that reshape the batched KV cache on the decoder's own device, so the cache never
  * leaves it (on WebGPU the cache tensors are opaque `gpu-buffer`s that JavaScript cannot slice):
- * - `join`: left-pads the batch and a new sequence's cache to one width and stacks them (Pad, Concat).
- * - `keep`: keeps the given rows and drops leading columns that are padding in every kept row
- *   (Gather, Slice).
+ * - `join`: pads the batch and a new sequence's cache to one width and stacks them (Pad, Concat).
+ * - `keep`: keeps the given rows and the given range of columns, dropping columns that are padding in
+ *   every kept row (Gather, Slice).
  * Both take every cache tensor at once, so a join or a removal is one `session.run`.
  * Built in memory at load time from the decoder's declared cache inputs (names, dtypes).
  */
 import { GraphBuilder } from '../contract-model/onnx-builder.ts'
 import type { CacheInput } from './contract-check.ts'
+import type { KvPadding } from './kv-batch.ts'
 import type { InferenceSession, OrtRuntime, Tensor } from './ort-runtime.ts'
 import { sessionRun } from './session-run.ts'
-
-/** Slice `ends` meaning "to the end" (an int64 that a JS number holds exactly). */
-const TO_END = 2 ** 50
 
 export class KvGraphs {
   readonly #runtime: OrtRuntime
@@ -45,17 +43,18 @@ export class KvGraphs {
 
   /**
    * Stacks `batch` ([B, heads, width, dim] per cache) and `row` ([1, heads, length, dim]) into
-   * [B + 1, heads, max(width, length), dim], left-padding whichever is shorter with zeros.
+   * [B + 1, heads, max(width, length), dim], padding whichever is shorter with zeros on `side`.
    */
   async join(
     batch: Map<string, Tensor>,
     padBatch: number,
     row: Map<string, Tensor>,
     padRow: number,
+    side: KvPadding,
   ): Promise<Map<string, Tensor>> {
     const feeds: Record<string, Tensor> = {
-      pad_batch: this.#pads(padBatch),
-      pad_row: this.#pads(padRow),
+      pad_batch: this.#pads(padBatch, side),
+      pad_row: this.#pads(padRow, side),
     }
     this.#cache.forEach((c, i) => {
       feeds[`batch.${i}`] = batch.get(c.name)!
@@ -64,15 +63,17 @@ export class KvGraphs {
     return this.#collect(await sessionRun('kv join', this.#join, feeds))
   }
 
-  /** Keeps `rows` (in that order) and the columns from `start` on. */
+  /** Keeps `rows` (in that order) and the columns [start, end). */
   async keep(
     batch: Map<string, Tensor>,
     rows: number[],
     start: number,
+    end: number,
   ): Promise<Map<string, Tensor>> {
     const feeds: Record<string, Tensor> = {
       rows: this.#int64(rows, [rows.length]),
       start: this.#int64([start], [1]),
+      end: this.#int64([end], [1]),
     }
     this.#cache.forEach((c, i) => (feeds[`batch.${i}`] = batch.get(c.name)!))
     return this.#collect(await sessionRun('kv keep', this.#keep, feeds))
@@ -86,9 +87,10 @@ export class KvGraphs {
     return new Map(this.#cache.map((c, i) => [c.name, out[`out.${i}`]!]))
   }
 
-  /** Pad's `pads` for a 4-D tensor: `pad` zeros before the sequence axis (2), nothing else. */
-  #pads(pad: number): Tensor {
-    return this.#int64([0, 0, pad, 0, 0, 0, 0, 0], [8])
+  /** Pad's `pads` for a 4-D tensor (all begins, then all ends): `pad` zeros on one side of axis 2. */
+  #pads(pad: number, side: KvPadding): Tensor {
+    const pads = side === 'left' ? [0, 0, pad, 0, 0, 0, 0, 0] : [0, 0, 0, 0, 0, 0, pad, 0]
+    return this.#int64(pads, [8])
   }
 
   #int64(values: number[], dims: number[]): Tensor {
@@ -122,12 +124,12 @@ function buildKeep(cache: CacheInput[]): Uint8Array {
   const g = new GraphBuilder(0)
   const rows = g.input('rows', 'int64', ['kept'])
   const start = g.input('start', 'int64', [1])
-  const ends = g.int64([TO_END])
+  const end = g.input('end', 'int64', [1])
   const axes = g.int64([2])
   cache.forEach((c, i) => {
     const batch = g.input(`batch.${i}`, c.type, cacheDims(c, 'batch', 'width'))
     const kept = g.op('Gather', [batch, rows], { axis: 0 })
-    const out = g.op('Slice', [kept, start, ends, axes], {}, `out.${i}`)
+    const out = g.op('Slice', [kept, start, end, axes], {}, `out.${i}`)
     g.output(out, c.type, cacheDims(c, 'kept', 'columns'))
   })
   return g.encode('kv_keep', 'unused.onnx_data').model

@@ -32,7 +32,9 @@ export function describeModel(
     vocabSize: Number(text.vocab_size),
     contextLength: Number(text.max_position_embeddings ?? 32_768),
     hasAttentionMask: sig.hasAttentionMask,
-    batchedDecode: sig.hasAttentionMask,
+    // The runner batches only once a padding has proved itself (kv-padding-probe.ts).
+    batchedDecode: false,
+    kvPadding: null,
     promptLogits: sig.hasLogitsFrom
       ? 'graph_rewritten'
       : sig.hasNumLogitsToKeep

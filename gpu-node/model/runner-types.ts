@@ -68,8 +68,13 @@ export interface ModelInfo {
   kvLayers: number
   /** Bytes of KV cache per token of context (all cached layers, K and V). */
   kvBytesPerToken: number
-  /** Whether decode steps run as one batch (needs a decoder that declares `attention_mask`). */
+  /**
+   * Whether decode steps run as one batch: the decoder declares `attention_mask`, and one padding of the
+   * batch gave every sequence what it gets alone when the model was loaded (kv-padding-probe.ts).
+   */
   batchedDecode: boolean
+  /** Where the batch pads shorter rows (kv-batch.ts); `null` when each sequence decodes alone. */
+  kvPadding: 'left' | 'right' | null
   /**
    * What a prompt chunk computes of the lm_head: nothing (`graph_rewritten`, last-position-logits.ts), one
    * position (the decoder's own `num_logits_to_keep`), or every position (`computed`; never fetched).

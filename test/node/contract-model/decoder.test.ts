@@ -1,12 +1,12 @@
 /**
  * @module test/contract-model/decoder
  * The decoder graph behaves like a real cached causal LM: cached decode equals a full run, the cache
- * and absolute positions matter, padded batch rows are independent, and the fp16-cache and
- * shared-KV variants run.
+ * and absolute positions matter, padded batch rows are independent, and the fp16-cache, shared-KV and
+ * GroupQueryAttention variants run (the last computing what the plain graph with its weights computes).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import ort from 'onnxruntime-node'
-import type { TextSessions } from './helpers.ts'
+import type { Cache, TextSessions } from './helpers.ts'
 import {
   argmax,
   emptyCache,
@@ -236,5 +236,57 @@ describe('a decoder that declares num_logits_to_keep', () => {
     expect(two.logits.length).toBe(2 * two.vocab)
     expect(maxDiff(row(two, 0, 1, 2), row(all, 0, 6, 7))).toBeLessThan(TOL)
     expect(maxDiff(row(two, 0, 0, 2), row(all, 0, 5, 7))).toBeLessThan(TOL)
+  })
+})
+
+describe('a decoder whose attention is GroupQueryAttention', () => {
+  let gqa: TextSessions
+  let done: () => Promise<void>
+  beforeAll(async () => {
+    const tmp = await tempRoot()
+    done = tmp.cleanup
+    const options = { vocab: 'small' as const, groupQueryAttention: true }
+    gqa = await loadText(await makeModel(tmp.root, 'gqa', options))
+  })
+  afterAll(async () => done?.())
+
+  it('computes what the plain graph with the same weights computes, cached or not', async () => {
+    const cached = await prefillThenDecode(gqa)
+    const plain = await fullRun(base)
+    cached.forEach((r, i) => expect(maxDiff(r, plain[i] ?? [])).toBeLessThan(TOL))
+  })
+
+  it('keeps right-padded batch rows independent, writing each row at its own length', async () => {
+    const short = [2, 310, 311, 312]
+    const aloneLong = await step(gqa, [PROMPT], [range(0, 7)], emptyCache(gqa.decoder, 1))
+    const aloneShort = await step(gqa, [short], [range(0, 4)], emptyCache(gqa.decoder, 1))
+    // Each row prefilled alone, then stacked into one 7-column batch as the node does, the short row's
+    // 4 columns first (right padding) or last (left padding).
+    const stacked = (side: 'left' | 'right'): Cache =>
+      Object.fromEntries(
+        Object.keys(aloneLong.cache).map((name) => {
+          const own = aloneShort.cache[name]!
+          const [, heads = 0, , dim = 0] = own.dims
+          const data = new Float32Array(2 * heads * 7 * dim)
+          data.set(aloneLong.cache[name]!.data as Float32Array)
+          for (let h = 0; h < heads; h++) {
+            const rows = (own.data as Float32Array).subarray(h * 4 * dim, (h + 1) * 4 * dim)
+            data.set(rows, ((heads + h) * 7 + (side === 'left' ? 3 : 0)) * dim)
+          }
+          return [name, new ort.Tensor('float32', data, [2, heads, 7, dim])]
+        }),
+      )
+    const longNext = await step(gqa, [[500]], [[7]], aloneLong.cache)
+    const shortNext = await step(gqa, [[500]], [[4]], aloneShort.cache)
+    // Only the count of ones in a row of the mask is read.
+    const right = [Array<number>(8).fill(1), [1, 1, 1, 1, 1, 0, 0, 0]]
+    const next = await step(gqa, [[500], [500]], [[7], [4]], stacked('right'), right)
+    expect(maxDiff(row(next, 0, 0, 1), row(longNext, 0, 0, 1))).toBeLessThan(TOL)
+    expect(maxDiff(row(next, 1, 0, 1), row(shortNext, 0, 0, 1))).toBeLessThan(TOL)
+    expect(next.cache['past_key_values.0.key']?.dims).toEqual([2, 1, 8, 32])
+    // Padded on the left, as the plain graph wants it, the short row attends to padding instead.
+    const left = [Array<number>(8).fill(1), [0, 0, 0, 1, 1, 1, 1, 1]]
+    const wrong = await step(gqa, [[500], [500]], [[7], [4]], stacked('left'), left)
+    expect(maxDiff(row(wrong, 1, 0, 1), row(shortNext, 0, 0, 1))).toBeGreaterThan(0.1)
   })
 })

@@ -46,6 +46,8 @@ describe('resolveOptions', () => {
     [{ dtypes: [] }, /non-empty/],
     [{ cacheDtype: 'bfloat16' }, /cacheDtype/],
     [{ hiddenSize: 3 }, /unknown option "hiddenSize"/],
+    [{ groupQueryAttention: true, attentionMask: false }, /needs attentionMask/],
+    [{ groupQueryAttention: true, layers: 4, kvLayers: 2 }, /kvLayers equal to layers/],
   ])('rejects %j', (partial, message) => {
     expect(() => resolveOptions(partial as never)).toThrow(message)
   })
@@ -61,10 +63,18 @@ describe('resolveOptions', () => {
     const a = contractModelFolderName(resolveOptions({ vocab: 'small' }))
     expect(a).toMatch(/^small-L4kv4-h64-a2x1d32-p16-f128-mask-float32-fp32-s1-[0-9a-f]{10}$/)
     expect(contractModelFolderName(resolveOptions({ vocab: 'small', seed: 2 }))).not.toBe(a)
+    const gqa = contractModelFolderName(
+      resolveOptions({ vocab: 'small', groupQueryAttention: true }),
+    )
+    expect(gqa).toMatch(/-mask-gqa-float32-/)
   })
 })
 
 describe('cli', () => {
+  it('parses --group-query-attention', () => {
+    expect(parseCliArgs(['--group-query-attention']).options).toEqual({ groupQueryAttention: true })
+  })
+
   it('parses every flag', () => {
     const argv =
       '--out x --vocab small --layers 6 --kv-layers 2 --hidden 32 --heads 4 --kv-heads 2 --head-dim 8 --per-layer-dim 4 --ffn 64 --no-attention-mask --logits-to-keep --cache-dtype float16 --dtypes fp32,q4 --seed 9'

@@ -2,8 +2,9 @@
  * Continuous batching must not change what any sequence generates: each sequence's greedy tokens in a
  * batched run equal its tokens when it runs alone, while other sequences join and leave mid-run. Checked
  * for a decoder that declares `attention_mask` (one padded batch per step), one that also declares
- * `num_logits_to_keep`, one without `attention_mask` (sequences decoded one by one), and the fp16 files
- * (float16 caches), on real ONNX sessions. Also: a prompt fed in chunks generates what it generates in
+ * `num_logits_to_keep`, one whose attention is onnxruntime's GroupQueryAttention (the batch padded on the
+ * right), one without `attention_mask` (sequences decoded one by one), and the fp16 files (float16 caches),
+ * on real ONNX sessions. Also: a prompt fed in chunks generates what it generates in
  * one, and a decode item without a token feeds the one the runner sampled last. On the CPU, and on WebGPU where onnxruntime-node opens an adapter (Mesa's lavapipe on CI), where the
  * batch's cache stays in device buffers and joins and removals run on the device; there each sequence must
  * also get the CPU's tokens, and so must the default model's, whose 262,400-id vocabulary takes the
@@ -19,7 +20,7 @@ import { GREEDY, SMALL_VOCAB_PROMPTS, greedyTokens, makeFolder, tempRoot } from 
 
 const DEVICES = await devicesToTest('Batched decoding')
 const CASES: { variant: string; runtime: RuntimeName; device: DeviceName }[] = [
-  ...['masked', 'keep', 'unmasked', 'half'].flatMap((variant) =>
+  ...['masked', 'keep', 'unmasked', 'half', 'gqa'].flatMap((variant) =>
     DEVICES.map((device) => ({ variant, runtime: 'node' as const, device })),
   ),
   // onnxruntime-web's own WebGPU build, on Dawn from the `webgpu` package.
@@ -55,6 +56,13 @@ beforeAll(async () => {
     attentionMask: false,
     kvLayers: 2,
   })
+  // Attention through onnxruntime's GroupQueryAttention, as the onnx-community exports of Gemma 3 and 4
+  // have it: it writes each row's keys at the row's own length, so the batch must pad on the right.
+  folders.gqa = await makeFolder(temp.root, 'gqa', {
+    vocab: 'small',
+    attentionMask: true,
+    groupQueryAttention: true,
+  })
   // The fp16 files, as the fp16 and q4f16 exports have them: float16 caches, joined and trimmed as such.
   folders.half = await makeFolder(temp.root, 'half', {
     vocab: 'small',
@@ -62,6 +70,15 @@ beforeAll(async () => {
     dtypes: ['fp16'],
   })
 })
+
+/** Where each variant's batch pads its shorter rows, as the load finds out (kv-padding-probe.ts). */
+const PADDING: Record<string, 'left' | 'right' | null> = {
+  masked: 'left',
+  keep: 'left',
+  half: 'left',
+  gqa: 'right',
+  unmasked: null,
+}
 
 /** How each variant's folder is loaded. */
 const loadOptions = (variant: string, device: DeviceName, runtime: RuntimeName = 'node') => ({
@@ -145,6 +162,7 @@ describe.each(CASES)('batched decoding ($variant decoder, $runtime $device)', (t
       runtime,
       device,
       batchedDecode: variant !== 'unmasked',
+      kvPadding: PADDING[variant],
       samplingHead: 'fused',
       // Every variant's logits are float32 (the float16 files have float16 caches): the softcap moves
       // onto the candidates (deferred-softcap.ts).
