@@ -124,8 +124,9 @@ export async function startNode(
   // Without it the end-of-generation ids and sampling defaults come from config.json, which may name
   // fewer (Gemma's `<end_of_turn>` is only in generation_config.json): say so rather than run on quietly.
   const warnings = generationConfig
-    ? []
+    ? [...info.warnings]
     : [
+        ...info.warnings,
         'no generation_config.json: end-of-generation tokens and sampling defaults come from ' +
           'config.json (see `stops`); copy the file from the model repo if a turn should end there too',
       ]

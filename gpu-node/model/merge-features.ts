@@ -18,6 +18,16 @@ export class FeatureMergeError extends Error {
   override name = 'FeatureMergeError'
 }
 
+/** @throws FeatureMergeError unless the encoder gave one feature row per soft-token position */
+export function checkRowCount(positions: readonly number[], features: FeatureBatch): void {
+  const [items, rows] = features.dims
+  if (positions.length !== items * rows) {
+    throw new FeatureMergeError(
+      `The prompt has ${positions.length} soft-token positions but the encoder gave ${items} x ${rows} = ${items * rows} feature rows`,
+    )
+  }
+}
+
 /**
  * Overwrites `inputsEmbeds` rows at `positions` with the feature rows, in place.
  * @param inputsEmbeds [..., hidden] flattened (one sequence [S, hidden], or a batch [B, S, hidden] with
@@ -32,12 +42,8 @@ export function mergeFeatures(
   positions: readonly number[],
   features: FeatureBatch,
 ): void {
+  checkRowCount(positions, features)
   const [items, rows, hidden] = features.dims
-  if (positions.length !== items * rows) {
-    throw new FeatureMergeError(
-      `The prompt has ${positions.length} soft-token positions but the encoder gave ${items} x ${rows} = ${items * rows} feature rows`,
-    )
-  }
   if (features.data.length !== items * rows * hidden || inputsEmbeds.length % hidden !== 0) {
     throw new FeatureMergeError(
       `Feature rows of width ${hidden} do not fit embeddings of ${inputsEmbeds.length} values`,

@@ -58,6 +58,14 @@ export interface ModelFolder {
   textConfig: JsonObject
   generationConfig: JsonObject
   files: Record<SessionName, SessionFile | null>
+  /** What the node will do without: an encoder present only in other dtypes than the one asked for. */
+  warnings: string[]
+}
+
+/** What each encoder's absence turns off. */
+const ENCODED: Partial<Record<SessionName, string>> = {
+  vision_encoder: 'image parts are refused',
+  audio_encoder: 'audio parts are refused',
 }
 
 /** A folder that is not a usable model: the message says what is wrong in plain words. */
@@ -86,10 +94,12 @@ export async function readModelFolder(dir: string, dtype?: string): Promise<Mode
   for (const session of SESSION_NAMES) {
     files[session] = pickFile(dir, session, requested[session] ?? requested['*'], onnxFiles)
   }
+  const variantsOf = (session: SessionName) =>
+    onnxFiles.filter((f) => f.startsWith(session) && f.endsWith('.onnx')).sort()
   for (const session of ['embed_tokens', 'decoder_model_merged'] as const) {
     if (!files[session]) {
       const want = requested[session] ?? requested['*']
-      const present = onnxFiles.filter((f) => f.startsWith(session) && f.endsWith('.onnx')).sort()
+      const present = variantsOf(session)
       throw new ModelFolderError(
         `The model folder ${dir} has no ${want ? `onnx/${session}${DTYPE_SUFFIXES[want] ?? ''}.onnx (dtype ${want})` : `onnx/${session}*.onnx`}. ` +
           (present.length
@@ -98,7 +108,20 @@ export async function readModelFolder(dir: string, dtype?: string): Promise<Mode
       )
     }
   }
-  return { dir, config, textConfig, generationConfig, files }
+  // A dtype named for every session (`q4`) that an encoder lacks turns that input off; say so, as the
+  // exports do not have every encoder in every dtype.
+  const warnings: string[] = []
+  for (const [session, effect] of Object.entries(ENCODED) as [SessionName, string][]) {
+    const want = requested[session] ?? requested['*']
+    const present = variantsOf(session)
+    if (files[session] || !want || present.length === 0) continue
+    warnings.push(
+      `onnx/${session}${DTYPE_SUFFIXES[want]}.onnx (dtype ${want}) is missing, so ${effect}. ` +
+        `Variants present: ${present.join(', ')}; name one per session in the dtype setting, ` +
+        `e.g. decoder_model_merged=${files.decoder_model_merged!.dtype},${session}=<dtype>.`,
+    )
+  }
+  return { dir, config, textConfig, generationConfig, files, warnings }
 }
 
 /** `q4` -> `{'*': 'q4'}`; `a=q4,b=q8` -> per session. Unknown dtype names are refused with the list. */

@@ -46,6 +46,7 @@ export function describeModel(
     audio: false,
     kvLayers: sig.cache.length / 2,
     kvBytesPerToken,
+    warnings: folder.warnings,
     contractModel: marker ? { note: marker.note ?? 'random-weight contract model' } : null,
   }
 }

@@ -4,7 +4,7 @@
  * prompt positions [start, start + count), so only the soft-token rows that fall inside it are written, at
  * positions relative to the chunk (gemma3n-contract.md §3, step 2; `per_layer_inputs` is left alone).
  */
-import { mergeFeatures } from './merge-features.ts'
+import { checkRowCount, mergeFeatures } from './merge-features.ts'
 import type { FeatureBatch } from './merge-features.ts'
 
 interface Part {
@@ -18,8 +18,13 @@ interface Part {
 export class PromptMedia {
   readonly #parts: Part[] = []
 
-  /** Adds an encoder batch ([items, rows, hidden]) whose rows go to `positions`, in order. */
+  /**
+   * Adds an encoder batch ([items, rows, hidden]) whose rows go to `positions`, in order. Checked here, not
+   * only where a chunk merges them: an encoder that gives another number of rows than the prompt has soft
+   * tokens fails the request before any of its prompt has run.
+   */
   add(positions: number[], features: FeatureBatch): void {
+    checkRowCount(positions, features)
     if (positions.length === 0) return
     this.#parts.push({ positions, rows: features.data, hidden: features.dims[2] })
   }

@@ -94,6 +94,8 @@ export interface ModelInfo {
   /** Whether the folder has a vision / audio encoder (image and audio parts are accepted). */
   vision: boolean
   audio: boolean
+  /** What the folder lacks that the node runs without (shown as banner warnings). */
+  warnings: string[]
   /** Set when the folder is a gemma-edge random-weight contract model. */
   contractModel: { note: string } | null
 }

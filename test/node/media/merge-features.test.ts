@@ -1,13 +1,14 @@
 /**
  * @module test/media/merge-features
  * Masked-scatter merge of encoder rows into `inputs_embeds` (float32 and float16) and the float32 ->
- * float16 conversion it uses.
+ * float16 conversion it uses; a prompt's media checked when added and merged chunk by chunk.
  */
 import { describe, expect, it } from 'vitest'
 import { float16ToFloat32 } from '../../../gpu-node/model/float16.ts'
 import { float32ToFloat16 } from '../../../gpu-node/model/float32-to-float16.ts'
 import { FeatureMergeError, mergeFeatures } from '../../../gpu-node/model/merge-features.ts'
 import type { FeatureBatch } from '../../../gpu-node/model/merge-features.ts'
+import { PromptMedia } from '../../../gpu-node/model/prompt-media.ts'
 
 const H = 4
 
@@ -51,6 +52,21 @@ describe('mergeFeatures', () => {
     expect(() => mergeFeatures(embeds(10), [3, 2], features(1, 2))).toThrow(FeatureMergeError)
     expect(() => mergeFeatures(embeds(10), [9, 10], features(1, 2))).toThrow(/outside the 10/)
     expect(() => mergeFeatures(new Float32Array(10), [0], features(1, 1))).toThrow(/width 4/)
+  })
+})
+
+describe('PromptMedia', () => {
+  it('refuses an encoder batch of the wrong size when added, before any chunk is merged', () => {
+    const media = new PromptMedia()
+    expect(() => media.add([3, 4, 5], features(1, 2))).toThrow(
+      new FeatureMergeError(
+        'The prompt has 3 soft-token positions but the encoder gave 1 x 2 = 2 feature rows',
+      ),
+    )
+    media.add([3, 4], features(1, 2))
+    const e = embeds(4)
+    media.mergeInto(e, 2, 4) // a chunk of prompt positions 2 to 5
+    expect([0, 1, 2, 3].map((r) => rowOf(e, r)[0])).toEqual([0.25, -1, -2, 3.25])
   })
 })
 

@@ -3,9 +3,10 @@
  * Model folders damaged the way interrupted copies leave them: a weight file missing, or cut short. The
  * node refuses to start with a `ModelFolderError` (printed as a reason, not a stack) that names the file
  * and says what to do, instead of onnxruntime's message alone from deep in the runner thread. A folder
- * without generation_config.json starts, with a warning: its end-of-turn token would be lost silently.
+ * without generation_config.json starts, with a warning: its end-of-turn token would be lost silently. So
+ * does one whose vision encoder is not in the dtype named for every session: images would be refused.
  */
-import { cp, rm, truncate } from 'node:fs/promises'
+import { cp, rename, rm, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../../gpu-node/config.ts'
@@ -31,9 +32,9 @@ async function damaged(name: string, damage: (dir: string) => Promise<void>): Pr
   return dir
 }
 
-const start = (dir: string) =>
+const start = (dir: string, env: Record<string, string> = {}) =>
   startNode(
-    loadConfig({ GPU_NODE_PORT: '0', GPU_NODE_SECRET: 's', GEMMA_MODEL_DIR: dir }),
+    loadConfig({ GPU_NODE_PORT: '0', GPU_NODE_SECRET: 's', GEMMA_MODEL_DIR: dir, ...env }),
     () => {},
   )
 
@@ -78,6 +79,34 @@ describe('a damaged model folder', () => {
       expect(complete.warnings).toEqual([])
     } finally {
       await complete.close()
+    }
+  })
+
+  it('starts without an encoder in the dtype named for every session, and says images are refused', async () => {
+    const dir = await damaged('vision-in-fp16-only', (d) =>
+      rename(join(d, 'onnx', 'vision_encoder.onnx'), join(d, 'onnx', 'vision_encoder_fp16.onnx')),
+    )
+    const named = await start(dir, { GEMMA_DTYPE: 'fp32' })
+    try {
+      expect(named.info.vision).toBe(false)
+      expect(named.info.audio).toBe(true)
+      expect(named.warnings).toEqual([
+        expect.stringMatching(
+          /onnx\/vision_encoder\.onnx \(dtype fp32\) is missing, so image parts are refused\. Variants present: vision_encoder_fp16\.onnx/,
+        ),
+      ])
+    } finally {
+      await named.close()
+    }
+    // Named per session, as the warning says, the encoder is found.
+    const perSession = 'decoder_model_merged=fp32,embed_tokens=fp32,vision_encoder=fp16'
+    const bySession = await start(dir, { GEMMA_DTYPE: perSession })
+    try {
+      expect(bySession.info.vision).toBe(true)
+      expect(bySession.info.dtypes.vision_encoder).toBe('fp16')
+      expect(bySession.warnings).toEqual([])
+    } finally {
+      await bySession.close()
     }
   })
 })
