@@ -35,6 +35,7 @@ export function contractModelFolderName(o: ContractModelOptions): string {
     o.attentionMask ? 'mask' : 'nomask',
     ...(o.groupQueryAttention ? ['gqa'] : []),
     ...(o.logitsToKeep ? ['keep'] : []),
+    ...(o.inlineWeights ? ['inline'] : []),
     o.cacheDtype,
     o.dtypes.join('+'),
     `s${o.seed}`,

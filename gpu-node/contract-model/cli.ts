@@ -13,7 +13,7 @@ import { ensureContractModel } from './cache.ts'
 
 const USAGE = `usage: node gpu-node/contract-model/cli.ts [--out DIR] [--vocab small|gemma] [--layers N]
   [--kv-layers N] [--hidden N] [--heads N] [--kv-heads N] [--head-dim N] [--per-layer-dim N]
-  [--ffn N] [--no-attention-mask] [--group-query-attention] [--logits-to-keep]
+  [--ffn N] [--no-attention-mask] [--group-query-attention] [--logits-to-keep] [--inline-weights]
   [--cache-dtype float32|float16] [--dtypes fp32,q4] [--seed N]`
 
 /** Flag -> option key for the integer flags. */
@@ -52,6 +52,7 @@ export function parseCliArgs(argv: string[]): {
       'no-attention-mask': { type: 'boolean' },
       'group-query-attention': { type: 'boolean' },
       'logits-to-keep': { type: 'boolean' },
+      'inline-weights': { type: 'boolean' },
       'cache-dtype': STRING_OPTIONS,
       dtypes: STRING_OPTIONS,
       ...Object.fromEntries(Object.keys(INT_FLAGS).map((k) => [k, STRING_OPTIONS])),
@@ -62,6 +63,7 @@ export function parseCliArgs(argv: string[]): {
   if (values['no-attention-mask'] === true) options.attentionMask = false
   if (values['group-query-attention'] === true) options.groupQueryAttention = true
   if (values['logits-to-keep'] === true) options.logitsToKeep = true
+  if (values['inline-weights'] === true) options.inlineWeights = true
   if (values['cache-dtype'] !== undefined) options.cacheDtype = values['cache-dtype'] as CacheDtype
   if (values.dtypes !== undefined) options.dtypes = values.dtypes.split(',').map((d) => d.trim())
   for (const [flag, key] of Object.entries(INT_FLAGS)) {

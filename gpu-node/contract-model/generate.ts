@@ -1,7 +1,7 @@
 /**
  * @module contract-model/generate
  * Writes a complete onnx-community-style Gemma 3n folder (configs, tokenizer, four ONNX graphs per
- * dtype variant with external data) into a temporary sibling folder and renames it into place, so
+ * dtype variant, with external data unless `inlineWeights`) into a temporary sibling folder and renames it into place, so
  * a half-written folder is never taken for a model.
  */
 import { randomBytes } from 'node:crypto'
@@ -26,10 +26,15 @@ export class ModelFolderExistsError extends Error {
   }
 }
 
-async function writeGraph(onnxDir: string, stem: string, graph: GraphBuilder): Promise<void> {
-  const { model, data } = graph.encode(stem, `${stem}.onnx_data`)
+async function writeGraph(
+  onnxDir: string,
+  stem: string,
+  graph: GraphBuilder,
+  inline: boolean,
+): Promise<void> {
+  const { model, data } = graph.encode(stem, inline ? null : `${stem}.onnx_data`)
   await writeFile(join(onnxDir, `${stem}.onnx`), model)
-  await writeFile(join(onnxDir, `${stem}.onnx_data`), data)
+  if (!inline) await writeFile(join(onnxDir, `${stem}.onnx_data`), data)
 }
 
 async function writeFolder(dir: string, o: ContractModelOptions, v: Vocabulary): Promise<void> {
@@ -49,12 +54,12 @@ async function writeFolder(dir: string, o: ContractModelOptions, v: Vocabulary):
   for (const dtype of o.dtypes) {
     const suffix = DTYPE_SUFFIXES[dtype] ?? ''
     for (const [stem, graph] of Object.entries(shared)) {
-      await writeGraph(onnxDir, `${stem}${suffix}`, graph)
+      await writeGraph(onnxDir, `${stem}${suffix}`, graph, o.inlineWeights)
     }
     const cache = cacheDtypeFor(dtype, o)
     const decoder = decoders.get(cache) ?? buildDecoder(o, v, cache)
     decoders.set(cache, decoder)
-    await writeGraph(onnxDir, `decoder_model_merged${suffix}`, decoder)
+    await writeGraph(onnxDir, `decoder_model_merged${suffix}`, decoder, o.inlineWeights)
   }
 }
 

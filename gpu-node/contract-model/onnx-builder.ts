@@ -168,15 +168,18 @@ export class GraphBuilder {
   }
 
   /**
-   * Encodes the model; initializers over 1 KiB go to `dataFile` (a name relative to the .onnx file).
-   * @returns the .onnx bytes and the external data bytes
+   * Encodes the model; initializers over 1 KiB go to `dataFile` (a name relative to the .onnx file), or
+   * with `null` stay inside the model.
+   * @returns the .onnx bytes and the external data bytes (empty with `null`)
    */
-  encode(graphName: string, dataFile: string): { model: Uint8Array; data: Uint8Array } {
+  encode(graphName: string, dataFile: string | null): { model: Uint8Array; data: Uint8Array } {
     const chunks: Uint8Array[] = []
     let offset = 0
     const initializer = this.inits.map((t): onnxProto.onnx.ITensorProto => {
       const base = { name: t.name, dims: t.dims, dataType: t.dataType }
-      if (t.bytes.byteLength <= EXTERNAL_MIN_BYTES) return { ...base, rawData: t.bytes }
+      if (dataFile === null || t.bytes.byteLength <= EXTERNAL_MIN_BYTES) {
+        return { ...base, rawData: t.bytes }
+      }
       const pad = (DATA_ALIGN - (offset % DATA_ALIGN)) % DATA_ALIGN
       if (pad > 0) chunks.push(new Uint8Array(pad))
       offset += pad

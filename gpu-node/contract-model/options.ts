@@ -45,6 +45,12 @@ export interface ContractModelOptions {
    * exporter's Gemma 4 decoders declare it. Off by default.
    */
   logitsToKeep: boolean
+  /**
+   * Whether each graph keeps its weights inside its `.onnx` file instead of an `.onnx_data` file beside it.
+   * A third-party listing of the real repo shows its q4 decoder that way (1.52 GB, no data file);
+   * UNCONFIRMED. Off by default, as the exports' other files have external data.
+   */
+  inlineWeights: boolean
   /** Cache dtype of variants other than fp16/q4f16 (those always use float16). */
   cacheDtype: CacheDtype
   /** File variants to write (keys of {@link DTYPE_SUFFIXES}). */
@@ -76,6 +82,7 @@ export const DEFAULT_OPTIONS: ContractModelOptions = {
   attentionMask: true,
   groupQueryAttention: false,
   logitsToKeep: false,
+  inlineWeights: false,
   cacheDtype: 'float32',
   dtypes: ['fp32'],
   seed: 1,
@@ -128,6 +135,7 @@ export function resolveOptions(partial: Partial<ContractModelOptions>): Contract
     fail('groupQueryAttention needs a cache for every layer (kvLayers equal to layers)')
   }
   if (typeof o.logitsToKeep !== 'boolean') fail('logitsToKeep must be a boolean')
+  if (typeof o.inlineWeights !== 'boolean') fail('inlineWeights must be a boolean')
   if (o.cacheDtype !== 'float32' && o.cacheDtype !== 'float16') {
     fail(`cacheDtype must be float32|float16, got ${String(o.cacheDtype)}`)
   }

@@ -11,10 +11,13 @@ import { lastPositionLogits } from './last-position-logits.ts'
 import type { HeadPlan } from './sampling-head.ts'
 
 /**
- * Largest `.onnx` file rewritten: exports keep their weights in `.onnx_data` files, so the graph file is
- * small; one with its weights inline would be held in memory twice over, and is loaded as it is.
+ * Largest `.onnx` file rewritten: protobuf's limit for one message, and `readFile`'s. Exports keep their
+ * weights in `.onnx_data` files, so the graph file is small, but a decoder may also have them inline (a
+ * third-party listing shows the real q4 decoder as one 1.52 GB file). Such a graph is rewritten all the
+ * same, one candidate at a time: at most two copies of it are held at once, the one being rewritten and
+ * the one the runtime is trying.
  */
-const MAX_GRAPH_BYTES = 256 * 1024 * 1024
+const MAX_GRAPH_BYTES = 2 ** 31 - 1
 
 export interface DecoderGraph {
   /** What was rewritten, for the warning when a runtime refuses it. */
@@ -25,25 +28,28 @@ export interface DecoderGraph {
 }
 
 /**
- * The rewritten graphs of the decoder file at `path`, best first (none: load the file as it is). `head`:
- * the sampling head to fuse in, `null` for none.
+ * The rewritten graphs of the decoder file at `path`, best first (none: load the file as it is), each made
+ * only when the one before it was refused. `head`: the sampling head to fuse in, `null` for none.
  */
-export async function decoderGraphs(
+export async function* decoderGraphs(
   path: string,
   vocab: number,
   head: HeadPlan | null,
-): Promise<DecoderGraph[]> {
-  if ((await stat(path)).size > MAX_GRAPH_BYTES) return []
-  const exported = new Uint8Array(await readFile(path))
+): AsyncGenerator<DecoderGraph> {
+  if ((await stat(path)).size > MAX_GRAPH_BYTES) return
+  let exported: Uint8Array | null = new Uint8Array(await readFile(path))
   const sliced = lastPositionLogits(exported)
-  const fused = head && fuseSamplingHead(sliced ?? exported, vocab, head)
-  const graphs: DecoderGraph[] = []
+  // From here on only the sliced graph is read, if there is one: let the file's bytes go.
+  const base: Uint8Array = sliced ?? exported
+  exported = null
+  let fused = head && fuseSamplingHead(base, vocab, head)
   if (fused) {
     const rewrites = sliced
       ? 'its lm_head sliced and the sampling head fused'
       : 'the sampling head fused'
-    graphs.push({ rewrites, bytes: fused.bytes, softcap: fused.softcap })
+    const graph = { rewrites, bytes: fused.bytes, softcap: fused.softcap }
+    fused = null // so a refused graph is not held while the next one loads
+    yield graph
   }
-  if (sliced) graphs.push({ rewrites: 'its lm_head sliced', bytes: sliced, softcap: null })
-  return graphs
+  if (sliced) yield { rewrites: 'its lm_head sliced', bytes: sliced, softcap: null }
 }

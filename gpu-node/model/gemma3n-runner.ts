@@ -89,25 +89,25 @@ interface SequenceState {
 /**
  * The decoder session, from the first of its rewritten graphs (decoder-graphs.ts) the runtime accepts,
  * else from the file as exported (prompt logits computed, never fetched; the head in a session of its own),
- * and the softcap its fused head applies (`null`: none, its `logits` are final).
+ * the softcap its fused head applies (`null`: none, its `logits` are final), and the graph it came from.
  */
 async function openDecoder(
   runtime: OrtRuntime,
   file: SessionFile,
-  graphs: DecoderGraph[],
+  graphs: Iterable<DecoderGraph> | AsyncIterable<DecoderGraph>,
   keepOnDevice: string[],
-): Promise<{ session: InferenceSession; softcap: number | null }> {
-  for (const graph of graphs) {
+): Promise<{ session: InferenceSession; softcap: number | null; graph: DecoderGraph | null }> {
+  for await (const graph of graphs) {
     try {
       const session = await runtime.createSession(file, keepOnDevice, graph.bytes)
-      return { session, softcap: graph.softcap }
+      return { session, softcap: graph.softcap, graph }
     } catch (error) {
       console.warn(
         `decoder_model_merged: the graph with ${graph.rewrites} did not load, so the next best is tried (${String(error)})`,
       )
     }
   }
-  return { session: await runtime.createSession(file, keepOnDevice), softcap: null }
+  return { session: await runtime.createSession(file, keepOnDevice), softcap: null, graph: null }
 }
 
 export class Gemma3nRunner implements ModelRunner {
@@ -182,7 +182,7 @@ export class Gemma3nRunner implements ModelRunner {
     const vocab = Number(folder.textConfig.vocab_size)
     const plan = headPlan(runtime.device, vocab)
     const fuse = options.fuseSamplingHead ?? true
-    const graphs = await decoderGraphs(decoderFile.path, vocab, fuse ? plan : null)
+    const graphs = decoderGraphs(decoderFile.path, vocab, fuse ? plan : null)
     let opened = await openDecoder(runtime, decoderFile, graphs, [])
     const onDevice = keepsOutputsOnDevice(runtime.device)
     if (onDevice) {
@@ -192,7 +192,7 @@ export class Gemma3nRunner implements ModelRunner {
         (name) => name.startsWith('present') || name === 'logits',
       )
       await opened.session.release()
-      opened = await openDecoder(runtime, decoderFile, graphs, keep)
+      opened = await openDecoder(runtime, decoderFile, opened.graph ? [opened.graph] : [], keep)
     }
     const decoder = opened.session
     const signature = checkTextContract(folder.dir, folder.textConfig, embed, decoder)
