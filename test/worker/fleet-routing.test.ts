@@ -2,7 +2,7 @@
  * @module
  * Routing across GPU nodes through the worker's real entry, with two scripted nodes and a dead port:
  * signed requests that ask for continuous usage, load spread over equal nodes, retry on another node
- * before the first byte (connect failure, 503), the circuit breaker, the deadline on a hung node, and
+ * before the first byte (connect failure, 503, a refused signature), the circuit breaker, the deadline on a hung node, and
  * exact charging of a stream whose node dies mid-way.
  */
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
@@ -100,6 +100,25 @@ describe('failover before the first byte', () => {
     expect(none.response.status).toBe(503)
     expect(none.response.headers.get('retry-after')).toBe('1')
     expect(JSON.parse(none.text).error.code).toBe('no_gpu_node_available')
+    vi.restoreAllMocks()
+  })
+
+  it("retries on another node when one refuses the edge's signature, then opens its breaker", async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => undefined)
+    vi.spyOn(console, 'error').mockImplementation(() => undefined)
+    // Node `wrong` is the second scripted node, given a secret it does not hold (a rotation half done).
+    const misconfigured = `wrong=http://127.0.0.1:${inject('secondNodePort')}`
+    const bindings = {
+      GPU_NODES: `${misconfigured},${first()}`,
+      GPU_NODE_SECRETS: JSON.stringify({ wrong: 'a-secret-the-node-does-not-hold' }),
+    }
+    for (let i = 0; i < 2 * DEFAULT_POLICY.breakerFailures; i++) {
+      const { response } = await callWith(chat(), bindings)
+      expect(response.status).toBe(200)
+      expect(response.headers.get('x-gemma-node')).toBe('a')
+    }
+    const status = await registryStatus(bindings.GPU_NODES)
+    expect(status.find((node) => node.id === 'wrong')?.breaker).toBe('open')
     vi.restoreAllMocks()
   })
 

@@ -39,7 +39,8 @@ export interface PoolNode {
 
 /**
  * How an attempt on a node went, for its breaker: `ok` the node answered (whatever the status: it is
- * reachable), `failure` it could not be reached, timed out or broke mid-stream, `neutral` the attempt was
+ * reachable), `failure` it could not be reached, timed out, broke mid-stream or refused the edge's
+ * signature, `neutral` the attempt was
  * abandoned (the client left) and says nothing about the node.
  */
 export type AttemptResult = 'ok' | 'failure' | 'neutral'

@@ -2,7 +2,8 @@
  * @module
  * One attempt to open a chat stream on one GPU node: a signed POST (shared/signing.ts) that asks for
  * continuous usage, bounded by a time limit for the node's response headers. The result says whether the
- * router may try another node: only when nothing reached the node's engine (connect failure, timeout, 503).
+ * router may try another node: only when nothing reached the node's engine (connect failure, timeout, 503,
+ * or a node that refused the edge's signature).
  * Everything here happens before the first byte reaches the client, so failures are still plain HTTP
  * errors; after that the relay turns them into frames.
  */
@@ -36,11 +37,12 @@ export interface NodeRequest {
 
 /**
  * `stream`: the node accepted. Otherwise `error` is what the client gets if no other node does, and
- * `retry` says whether another node may be tried; `reachable` feeds the node's circuit breaker.
+ * `retry` says whether another node may be tried; `working` (the node answered as a node should, whatever
+ * it answered) feeds the node's circuit breaker.
  */
 export type AttemptOutcome =
   | { ok: true; stream: ReadableStream<Uint8Array> }
-  | { ok: false; error: GatewayError; retry: boolean; reachable: boolean }
+  | { ok: false; error: GatewayError; retry: boolean; working: boolean }
 
 function retryHeaders(response: Response): Record<string, string> {
   const headers: Record<string, string> = {}
@@ -115,7 +117,7 @@ export async function openNodeStream(request: NodeRequest): Promise<AttemptOutco
     // Misconfigured edge: nothing to sign with, so no node would accept. Say so in the log only.
     console.error(JSON.stringify({ msg: 'GPU_NODE_SECRET is not set', node: request.node.id }))
     const error = new UpstreamError('The gateway cannot reach its GPU nodes.')
-    return { ok: false, error, retry: false, reachable: true }
+    return { ok: false, error, retry: false, working: true }
   }
   const signature = await signRequest({
     method: 'POST',
@@ -149,17 +151,21 @@ export async function openNodeStream(request: NodeRequest): Promise<AttemptOutco
           headers: UNREACHABLE_RETRY,
           cause,
         })
-    return { ok: false, error, retry: !request.signal.aborted, reachable: false }
+    return { ok: false, error, retry: !request.signal.aborted, working: false }
   }
   if (!response.ok) {
-    const retry = response.status === 503
-    return { ok: false, error: await refusal(response, request), retry, reachable: true }
+    // A node that refuses the edge's signature (a secret rotated on one side only) ran nothing: another
+    // may serve the request, and the refusal counts against the node, so its breaker takes it out of the
+    // rotation instead of it failing its share of the traffic, quickly and so looking the least loaded.
+    const misconfigured = response.status === 401
+    const retry = response.status === 503 || misconfigured
+    return { ok: false, error: await refusal(response, request), retry, working: !misconfigured }
   }
   const type = response.headers.get('content-type') ?? ''
   if (!response.body || !type.startsWith('text/event-stream')) {
     await response.body?.cancel()
     const error = new UpstreamError('The GPU node did not answer with an event stream.')
-    return { ok: false, error, retry: false, reachable: true }
+    return { ok: false, error, retry: false, working: true }
   }
   return { ok: true, stream: response.body }
 }

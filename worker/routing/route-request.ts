@@ -1,7 +1,8 @@
 /**
  * @module
  * Routing one chat request: ask the NodeRegistry for the least loaded healthy node, open the stream there,
- * and on a connect failure, a timeout or a 503 (nothing reached the node's engine) try another node, up to
+ * and on a connect failure, a timeout, a 503 or a refused signature (nothing reached the node's engine)
+ * try another node, up to
  * `maxAttempts` nodes and within `deadlineMs` overall. Never after the first byte: once a node has
  * accepted, its stream is the answer. Each attempt's result feeds that node's circuit breaker; the
  * returned `release` reports how the stream itself ended.
@@ -114,7 +115,7 @@ export async function routeChat(input: RouteInput): Promise<RoutedStream> {
     if (outcome.ok) return { stream: outcome.stream, node, failedAttempts: tried.length, release }
     const result: AttemptResult = input.signal.aborted
       ? 'neutral'
-      : outcome.reachable
+      : outcome.working
         ? 'ok'
         : 'failure'
     input.waitUntil(release(result))
