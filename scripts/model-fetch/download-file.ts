@@ -154,6 +154,23 @@ async function verify(target: string, file: TreeFile, hash: Hash | null): Promis
   return actual === expected ? null : `checksum mismatch (expected ${expected}, got ${actual})`
 }
 
+/**
+ * Whether `path` is a complete copy of `file`: its size, and its hash where the hub states one (a file kept
+ * from an earlier run is checked so before it is reused: disks and hands damage files).
+ */
+export async function isIntact(path: string, file: TreeFile): Promise<boolean> {
+  const size = await stat(path).then(
+    (found) => found.size,
+    () => -1,
+  )
+  if (size !== file.size) return false
+  const hash = newHash(file)
+  if (hash && size > 0) {
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
+  }
+  return (await verify(path, file, hash)) === null
+}
+
 async function existingPart(target: string, file: TreeFile): Promise<Part> {
   let size = 0
   try {

@@ -8,7 +8,7 @@ import { mkdir, readFile, stat, statfs } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { JsonObject } from '../../gpu-node/model/model-folder.ts'
 import { SESSION_NAMES } from '../../gpu-node/model/model-folder.ts'
-import { downloadFile } from './download-file.ts'
+import { downloadFile, isIntact } from './download-file.ts'
 import { FetchError } from './errors.ts'
 import {
   linkInto,
@@ -71,9 +71,23 @@ export async function fetchModel(options: FetchOptions): Promise<FetchResult> {
   const partial = `${dir}.partial`
   await mkdir(partial, { recursive: true })
   const unlock = await lockFolder(partial)
+  // A file of <dir> the hub still has is reused once it proves intact on disk; a damaged one (cut short,
+  // altered) is fetched again, so running the same command again always repairs a folder.
+  const checked = new Set<string>()
+  const reusable = async (file: TreeFile): Promise<boolean> => {
+    if (!unchanged.has(file.path)) return false
+    if (checked.has(file.path)) return true
+    if (await isIntact(join(dir, file.path), file)) {
+      checked.add(file.path)
+      return true
+    }
+    progress.note(`${file.path} in ${dir} is damaged (size or hash); fetching it again`)
+    unchanged.delete(file.path)
+    return false
+  }
   const get = async (files: TreeFile[]): Promise<void> => {
     for (const file of files) {
-      if (unchanged.has(file.path)) {
+      if (await reusable(file)) {
         await linkInto(dir, partial, file.path)
         progress.startFile(file.path, file.size)
       } else await fetchFile(client, commit, partial, file, options)
@@ -87,11 +101,13 @@ export async function fetchModel(options: FetchOptions): Promise<FetchResult> {
     const plan = planWeights(tree, options.dtype ?? configDtype(config), sessions)
     const wanted = [...metadata, ...plan.files]
     progress.setTotal(sum(wanted))
+    for (const file of plan.files) await reusable(file) // before the space check, which counts them
     await ensureSpace(partial, plan.files, unchanged)
     await get(plan.files)
     // Earlier variants in <dir> stay, as long as the hub has not changed any of their files.
     const extras = (previous?.files ?? []).filter((f) => !wanted.some((w) => w.path === f.path))
-    const kept = extras.every((f) => unchanged.has(f.path)) ? extras : []
+    let kept = extras
+    for (const file of extras) if (!(await reusable(file))) kept = []
     for (const file of kept) await linkInto(dir, partial, file.path)
     const files = [...wanted, ...kept]
     await pruneFolder(partial, new Set(files.map((f) => f.path)))

@@ -3,12 +3,22 @@
  * The on-disk side of an atomic model download. Files are gathered in `<dir>.partial/` and the folder is
  * renamed to `<dir>` only when every file is verified, so a half-downloaded folder never carries the
  * model's name. `<dir>/.model-fetch.json` records what was fetched (repo, commit, sizes, hashes): a later
- * run for another variant hard-links the files that are still current instead of fetching or re-hashing
- * them, and a folder without it (made by hand or by another tool) is never overwritten.
+ * run hard-links the files that are still current, once their hashes are checked on disk, instead of
+ * fetching them, and a folder without it (made by hand or by another tool) is never overwritten.
  */
 import { constants } from 'node:fs'
-import { copyFile, link, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
-import { join, relative } from 'node:path'
+import {
+  copyFile,
+  link,
+  mkdir,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises'
+import { dirname, join, relative } from 'node:path'
 import { FetchError } from './errors.ts'
 import type { TreeFile } from './hub-client.ts'
 
@@ -62,6 +72,7 @@ export function unchangedFiles(previous: Manifest | null, tree: TreeFile[]): Set
 /** Hard-links (or, across file systems, copies) a verified file of `<dir>` into the partial folder. */
 export async function linkInto(fromDir: string, toDir: string, path: string): Promise<void> {
   const target = join(toDir, path)
+  await mkdir(dirname(target), { recursive: true })
   await rm(target, { force: true })
   try {
     await link(join(fromDir, path), target)

@@ -2,7 +2,8 @@
  * @module
  * model:fetch against the imitation hub: only the chosen variant's files, the CDN redirect, atomic
  * publication, resume after a cut (same run and next run), stale and corrupt files, a server that
- * ignores ranges, and reuse of an existing folder for a second variant.
+ * ignores ranges, reuse of an existing folder for a second variant or the same one, and repair of a
+ * folder whose files were damaged since.
  */
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
@@ -184,6 +185,33 @@ describe('model:fetch', () => {
     expect(files).toContain(DECODER_DATA)
     expect(files).toContain('onnx/decoder_model_merged.onnx_data')
     expect((await checkModelFolder(target, 'q4', false)).dtypes.decoder_model_merged).toBe('q4')
+  })
+
+  it('runs again on a folder it made: reuses every file, downloading nothing', async () => {
+    await fetchInto(hub.endpoint, target, { dtype: 'q4', textOnly: true })
+    hub.requests.length = 0
+    const again = await fetchInto(hub.endpoint, target, { dtype: 'q4', textOnly: true })
+    expect(again.downloadedBytes).toBe(0)
+    expect(hub.requests.filter((r) => r.path.includes('/resolve/'))).toEqual([])
+    expect(existsSync(`${target}.partial`)).toBe(false)
+    expect(await sameBytes(repoDir, target, DECODER_DATA)).toBe(true)
+  })
+
+  it('fetches again a file of the folder that was damaged since (cut short, or altered)', async () => {
+    await fetchInto(hub.endpoint, target, { dtype: 'q4', textOnly: true })
+    const original = await readFile(join(repoDir, DECODER_DATA))
+    await writeFile(join(target, DECODER_DATA), original.subarray(0, 1000))
+    const altered = Buffer.from(await readFile(join(repoDir, 'onnx/embed_tokens_q4.onnx_data')))
+    altered[10] = altered[10]! ^ 0xff
+    await writeFile(join(target, 'onnx/embed_tokens_q4.onnx_data'), altered)
+    hub.requests.length = 0
+    await fetchInto(hub.endpoint, target, { dtype: 'q4', textOnly: true })
+    const fetched = hub.requests.filter((r) => r.path.includes('/resolve/')).map((r) => r.path)
+    expect(fetched.map((p) => p.split(`${FAKE_COMMIT}/`)[1])).toEqual(
+      expect.arrayContaining([DECODER_DATA, 'onnx/embed_tokens_q4.onnx_data']),
+    )
+    expect(await sameBytes(repoDir, target, DECODER_DATA)).toBe(true)
+    expect(await sameBytes(repoDir, target, 'onnx/embed_tokens_q4.onnx_data')).toBe(true)
   })
 
   it('never overwrites a folder that model:fetch did not make', async () => {
