@@ -92,6 +92,7 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): NodeCon
     throw new ConfigError('GPU_NODE_SECRET takes at most two secrets: "current,previous".')
   }
   const host = env.GPU_NODE_HOST?.trim() || '127.0.0.1'
+  checkSecrets(secrets, host)
   const port = integer(env, 'GPU_NODE_PORT', 8790, 0, 65535)
   return {
     host,
@@ -107,7 +108,8 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): NodeCon
       threads: integer(env, 'GEMMA_THREADS', 0, 0, 1024),
     },
     maxRunning: integer(env, 'GPU_NODE_MAX_RUNNING', 16, 1, 4096),
-    maxQueued: integer(env, 'GPU_NODE_MAX_QUEUED', 256, 0, 100_000),
+    // Every request waits in the queue, however briefly, before it gets a slot.
+    maxQueued: integer(env, 'GPU_NODE_MAX_QUEUED', 256, 1, 100_000),
     prefillChunk: integer(env, 'GPU_NODE_PREFILL_CHUNK', 256, 1, 32_768),
     maxStepTokens: integer(env, 'GPU_NODE_MAX_STEP_TOKENS', 2048, 1, 262_144),
     stepsAhead: integer(env, 'GPU_NODE_STEPS_AHEAD', 2, 1, 2) as 1 | 2,
@@ -120,10 +122,43 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): NodeCon
 const NODE_ID = /^[A-Za-z0-9._-]{1,64}$/
 
 /** Heartbeats are on when the edge's URL is set; the public URL defaults to the listen address. */
+/** The shortest secret a node listening beyond loopback takes. */
+const MIN_SECRET_LENGTH = 16
+/** The example file's placeholder, refused anywhere. */
+const PLACEHOLDER_SECRET = 'change-me'
+const GENERATE_SECRET =
+  "generate one with `node -e \"console.log(require('node:crypto').randomBytes(32).toString('base64url'))\"`"
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host)
+}
+
+/** Whoever holds the secret can use the node: a node others can reach takes none that is guessable. */
+function checkSecrets(secrets: string[], host: string): void {
+  for (const secret of secrets) {
+    if (secret.toLowerCase() === PLACEHOLDER_SECRET) {
+      throw new ConfigError(
+        `GPU_NODE_SECRET is still the example's placeholder "${PLACEHOLDER_SECRET}": ${GENERATE_SECRET}, and give the worker the same.`,
+      )
+    }
+    if (!isLoopback(host) && secret.length < MIN_SECRET_LENGTH) {
+      throw new ConfigError(
+        `GPU_NODE_SECRET must be at least ${MIN_SECRET_LENGTH} characters on a node listening on ${host} (beyond this machine): ${GENERATE_SECRET}.`,
+      )
+    }
+  }
+}
+
 function heartbeatConfig(env: NodeJS.ProcessEnv, host: string, port: number) {
   const edgeUrl = env.GPU_NODE_EDGE_URL?.trim()
   if (!edgeUrl) return null
-  const publicUrl = env.GPU_NODE_PUBLIC_URL?.trim() || `http://${host}:${port}`
+  const announced = env.GPU_NODE_PUBLIC_URL?.trim()
+  if (!announced && (host === '0.0.0.0' || host === '::')) {
+    throw new ConfigError(
+      `GPU_NODE_PUBLIC_URL is needed with GPU_NODE_EDGE_URL when GPU_NODE_HOST=${host}: a node listening on every interface has no one address to announce; give the URL the edge reaches it at (e.g. https://gpu-a.example.com).`,
+    )
+  }
+  const publicUrl = announced || `http://${host.includes(':') ? `[${host}]` : host}:${port}`
   for (const [name, value] of [
     ['GPU_NODE_EDGE_URL', edgeUrl],
     ['GPU_NODE_PUBLIC_URL', publicUrl],

@@ -106,6 +106,11 @@ try {
   const { code, address, port } = error as { code?: string; address?: string; port?: number }
   if (EXPLAINED.has((error as Error).name)) {
     console.error(`gemma-edge GPU node cannot start:\n${(error as Error).message}`)
+  } else if (code === 'ENOTFOUND' || code === 'EADDRNOTAVAIL' || code === 'EAI_AGAIN') {
+    const host = (error as { hostname?: string }).hostname ?? address ?? 'the host'
+    console.error(
+      `gemma-edge GPU node cannot start:\nGPU_NODE_HOST=${host} is not an address of this machine (${code}).`,
+    )
   } else if (code === 'EADDRINUSE' || code === 'EACCES') {
     const why = code === 'EADDRINUSE' ? 'is in use' : 'may not be opened by this user'
     console.error(

@@ -56,6 +56,16 @@ describe('GPU node configuration', () => {
     [{ GEMMA_DEVICE: 'tpu' }, /GEMMA_DEVICE=tpu is not one of cpu, cuda, webgpu, wasm/],
     [{ GEMMA_RUNTIME: 'python' }, /GEMMA_RUNTIME=python is not one of node, web/],
     [{ GPU_NODE_SECRET: 'a,b,c' }, /at most two secrets/],
+    [{ GPU_NODE_SECRET: 'change-me' }, /still the example's placeholder "change-me": generate one/],
+    [
+      { GPU_NODE_SECRET: 'long-enough-secret-1,short', GPU_NODE_HOST: '0.0.0.0' },
+      /at least 16 characters on a node listening on 0\.0\.0\.0 \(beyond this machine\)/,
+    ],
+    [{ GPU_NODE_MAX_QUEUED: '0' }, /GPU_NODE_MAX_QUEUED=0 is not an integer between 1 and 100000/],
+    [
+      { GPU_NODE_HOST: '::', GPU_NODE_EDGE_URL: 'https://edge.example' },
+      /GPU_NODE_PUBLIC_URL is needed with GPU_NODE_EDGE_URL when GPU_NODE_HOST=::/,
+    ],
     [{ GPU_NODE_EDGE_URL: 'ftp://edge' }, /GPU_NODE_EDGE_URL=ftp:\/\/edge is not an http\(s\) URL/],
     [
       { GPU_NODE_EDGE_URL: 'https://edge.example', GPU_NODE_ID: 'no spaces' },
@@ -64,6 +74,14 @@ describe('GPU node configuration', () => {
   ])('names the variable and what it accepts (%o)', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError)
     expect(() => loadConfig(env)).toThrow(message)
+  })
+
+  it('takes a short secret on loopback only, and announces an IPv6 host in brackets', () => {
+    expect(loadConfig({ GPU_NODE_SECRET: 's' }).secrets).toEqual(['s'])
+    const secret = 'a-secret-of-some-length'
+    expect(loadConfig({ GPU_NODE_SECRET: secret, GPU_NODE_HOST: '0.0.0.0' }).host).toBe('0.0.0.0')
+    const ipv6 = loadConfig({ GPU_NODE_HOST: '::1', GPU_NODE_EDGE_URL: 'https://edge.example' })
+    expect(ipv6.heartbeat?.publicUrl).toBe('http://[::1]:8790')
   })
 
   it('reads a config file, the environment winning over it', async () => {
