@@ -17,6 +17,8 @@ export interface NodeConfig {
    */
   secrets: string[]
   secretGenerated: boolean
+  /** `GPU_NODE_METRICS_TOKEN`: lets a Prometheus scraper read `/metrics` as a bearer token. */
+  metricsToken: string | null
   /** Signed heartbeats to the edge; `null` when `GPU_NODE_EDGE_URL` is unset (static `GPU_NODES` only). */
   heartbeat: HeartbeatConfig | null
   /** `null`: serve the built-in random-weight contract model. */
@@ -50,6 +52,7 @@ export const CONFIG_VARIABLES = [
   'GPU_NODE_HOST',
   'GPU_NODE_PORT',
   'GPU_NODE_SECRET',
+  'GPU_NODE_METRICS_TOKEN',
   'GEMMA_MODEL_DIR',
   'GEMMA_DTYPE',
   'GEMMA_DEVICE',
@@ -99,6 +102,7 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): NodeCon
     port,
     secrets: secrets.length > 0 ? secrets : [randomBytes(24).toString('base64url')],
     secretGenerated: secrets.length === 0,
+    metricsToken: metricsToken(env),
     heartbeat: heartbeatConfig(env, host, port),
     modelDir: env.GEMMA_MODEL_DIR?.trim() || null,
     runner: {
@@ -147,6 +151,18 @@ function checkSecrets(secrets: string[], host: string): void {
       )
     }
   }
+}
+
+/** The scraper's token opens the metrics to anyone who has it: it must not be guessable either. */
+function metricsToken(env: NodeJS.ProcessEnv): string | null {
+  const token = env.GPU_NODE_METRICS_TOKEN?.trim()
+  if (!token) return null
+  if (token.length < MIN_SECRET_LENGTH || /\s/.test(token)) {
+    throw new ConfigError(
+      `GPU_NODE_METRICS_TOKEN must be at least ${MIN_SECRET_LENGTH} characters, without spaces: ${GENERATE_SECRET}.`,
+    )
+  }
+  return token
 }
 
 function heartbeatConfig(env: NodeJS.ProcessEnv, host: string, port: number) {

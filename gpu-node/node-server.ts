@@ -102,6 +102,7 @@ export async function startNode(
     systemFingerprint: `gemma-edge-${NODE_VERSION}-${dtype}-${info.device}`,
     keepAliveMs: config.keepAliveMs,
     secrets: config.secrets,
+    metricsToken: config.metricsToken,
     health,
     metrics: () => metrics.render(),
     log,

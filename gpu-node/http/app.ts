@@ -1,8 +1,8 @@
 /**
  * @module
  * The GPU node's HTTP surface (Hono): `POST /v1/chat/completions` and `GET /metrics` behind the edge's
- * request signatures, `GET /health` open for load balancers and process supervisors. Only `onError` turns
- * errors into responses.
+ * request signatures (the metrics also behind a scraper's bearer token, metrics-auth.ts), `GET /health`
+ * open for load balancers and process supervisors. Only `onError` turns errors into responses.
  */
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
@@ -13,11 +13,14 @@ import type { NodeHealth } from '../../shared/protocol.ts'
 import { chatCompletions } from './chat-completions.ts'
 import type { ChatRouteDeps } from './chat-completions.ts'
 import { edgeAuth } from './edge-auth.ts'
+import { metricsAuth } from './metrics-auth.ts'
 import { asNodeError, NodeError, toErrorResponse } from './errors.ts'
 
 export interface AppDeps extends ChatRouteDeps {
   /** `GPU_NODE_SECRET`: current and, during a rotation, previous. */
   secrets: readonly string[]
+  /** `GPU_NODE_METRICS_TOKEN`: a scraper's bearer token for `/metrics`; `null` for signed requests only. */
+  metricsToken: string | null
   health(): NodeHealth
   /** Prometheus text exposition. */
   metrics(): Promise<string>
@@ -45,7 +48,7 @@ export function createApp(deps: AppDeps): Hono {
     },
   })
   app.use('/v1/*', limit, auth)
-  app.use('/metrics', limit, auth)
+  app.use('/metrics', limit, metricsAuth(deps.metricsToken, auth))
   app.get('/metrics', async (c) =>
     c.body(await deps.metrics(), 200, {
       'content-type': 'text/plain; version=0.0.4; charset=utf-8',

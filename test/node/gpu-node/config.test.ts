@@ -61,6 +61,7 @@ describe('GPU node configuration', () => {
       { GPU_NODE_SECRET: 'long-enough-secret-1,short', GPU_NODE_HOST: '0.0.0.0' },
       /at least 16 characters on a node listening on 0\.0\.0\.0 \(beyond this machine\)/,
     ],
+    [{ GPU_NODE_METRICS_TOKEN: 'short' }, /GPU_NODE_METRICS_TOKEN must be at least 16 characters/],
     [{ GPU_NODE_MAX_QUEUED: '0' }, /GPU_NODE_MAX_QUEUED=0 is not an integer between 1 and 100000/],
     [
       { GPU_NODE_HOST: '::', GPU_NODE_EDGE_URL: 'https://edge.example' },

@@ -13,6 +13,8 @@ import type { RunningNode } from '../../../gpu-node/node-server.ts'
 const SECRET = 'node-test-secret'
 /** The secret before a rotation: accepted as the second of `GPU_NODE_SECRET=current,previous`. */
 const PREVIOUS_SECRET = 'node-old-secret'
+/** A Prometheus scraper's bearer token for /metrics. */
+const METRICS_TOKEN = 'scraper-token-0123456789'
 let node: RunningNode
 const logs: Record<string, unknown>[] = []
 
@@ -22,6 +24,7 @@ beforeAll(async () => {
     GPU_NODE_PORT: '0',
     GPU_NODE_SECRET: `${SECRET},${PREVIOUS_SECRET}`,
     GEMMA_MODEL_DIR: modelDir,
+    GPU_NODE_METRICS_TOKEN: METRICS_TOKEN,
   })
   node = await startNode({ ...config, maxQueued: 2, maxRunning: 1 }, (line) => logs.push(line))
 })
@@ -120,6 +123,20 @@ describe('GPU node HTTP', () => {
       headers: await signRequest({ method: 'GET', path: '/metrics', body: '', secret: SECRET }),
     })
     expect(metrics.status).toBe(200)
+  })
+
+  it('lets a scraper read /metrics with the metrics token, the same headers every time, and nothing else', async () => {
+    const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+    for (let i = 0; i < 2; i++) {
+      const scraped = await fetch(`${node.url}/metrics`, { headers: bearer(METRICS_TOKEN) })
+      expect(scraped.status).toBe(200)
+      expect(await scraped.text()).toContain('gemma_queue_depth')
+    }
+    const wrong = await fetch(`${node.url}/metrics`, { headers: bearer(`${METRICS_TOKEN}x`) })
+    expect(wrong.status).toBe(401)
+    // The token opens the metrics only: the chat route still wants the edge's signature.
+    const text = JSON.stringify(chat({ max_tokens: 2 }))
+    expect((await send(text, bearer(METRICS_TOKEN))).status).toBe(401)
   })
 
   it('puts the usage so far on every chunk when the edge asks for continuous usage', async () => {
