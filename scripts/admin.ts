@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util'
 import { AdminApiError, createAdminClient } from './lib/admin-client.ts'
-import { workerPortOrExit } from './lib/wrangler-dev.ts'
+import { developerSetting, workerPortOrExit } from './lib/wrangler-dev.ts'
 
 const HELP = `Usage: npm run admin -- <command> [options]
 
@@ -29,7 +29,7 @@ Limit options (a number, or "none" to remove the limit; limits you leave out kee
   --rpm  --tpm  --concurrency  --daily-tokens  --monthly-tokens
 
 Environment: ADMIN_URL (default http://127.0.0.1:8787, or WORKER_PORT's), ADMIN_TOKEN (default
-dev-admin-token).`
+the one in .dev.vars, else dev-admin-token).`
 
 const LIMIT_OPTIONS = {
   rpm: 'rpm',
@@ -135,7 +135,7 @@ function query(params: Record<string, string | undefined>): string {
 async function run(): Promise<unknown> {
   const admin = createAdminClient(
     process.env.ADMIN_URL || `http://127.0.0.1:${workerPortOrExit()}`,
-    process.env.ADMIN_TOKEN || 'dev-admin-token',
+    developerSetting('ADMIN_TOKEN') ?? 'dev-admin-token',
   )
   const command = positionals[0] === 'usage' ? 'usage' : positionals.slice(0, 2).join(' ')
   checkArguments(command)

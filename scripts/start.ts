@@ -14,14 +14,16 @@ import type { Service } from './lib/process-group.ts'
 import { seedDevTenant } from './lib/seed-dev-tenant.ts'
 import {
   REPO_ROOT,
+  developerSetting,
+  portOrExit,
   startWorkerDev,
   workerPortOrExit,
   workerStateFolder,
 } from './lib/wrangler-dev.ts'
 
 const WORKER_PORT = workerPortOrExit()
-const nodePort = Number(process.env.GPU_NODE_PORT || 8790)
-const adminToken = process.env.ADMIN_TOKEN || 'dev-admin-token'
+const nodePort = portOrExit('GPU_NODE_PORT', 8790)
+const adminToken = developerSetting('ADMIN_TOKEN') ?? 'dev-admin-token'
 const gpuNodeSecret = process.env.GPU_NODE_SECRET || randomBytes(24).toString('base64url')
 const services: Service[] = []
 
@@ -72,7 +74,7 @@ try {
       `  GPU node:                http://127.0.0.1:${nodePort}`,
       `  Dev API key:             ${devApiKey}`,
       `  Admin API:               ${workerUrl}/admin (ADMIN_TOKEN=${adminToken}; npm run admin -- --help)`,
-      process.env.PLAYGROUND_ENABLED === 'true'
+      developerSetting('PLAYGROUND_ENABLED') === 'true'
         ? `  Playground:              ${workerUrl}/playground`
         : '  Playground:              off (PLAYGROUND_ENABLED=true npm start serves it at /playground)',
       '',

@@ -9,7 +9,12 @@
 import { createAdminClient } from './lib/admin-client.ts'
 import { waitForHttp } from './lib/process-group.ts'
 import { seedDevTenant } from './lib/seed-dev-tenant.ts'
-import { startWorkerDev, workerPortOrExit, workerStateFolder } from './lib/wrangler-dev.ts'
+import {
+  developerSetting,
+  startWorkerDev,
+  workerPortOrExit,
+  workerStateFolder,
+} from './lib/wrangler-dev.ts'
 
 if (!process.env.GPU_NODE_SECRET) {
   console.error(
@@ -17,13 +22,14 @@ if (!process.env.GPU_NODE_SECRET) {
   )
   process.exit(2)
 }
-const adminToken = process.env.ADMIN_TOKEN || 'dev-admin-token'
+const adminToken = developerSetting('ADMIN_TOKEN') ?? 'dev-admin-token'
 const port = workerPortOrExit()
 const workerUrl = `http://127.0.0.1:${port}`
 const worker = await startWorkerDev({
   port,
   persistTo: workerStateFolder(port),
-  gpuNodes: process.env.GPU_NODES || 'http://127.0.0.1:8790',
+  // Set but empty: static nodes none, heartbeats only (as `GPU_NODES = ""` in wrangler.toml).
+  gpuNodes: process.env.GPU_NODES ?? 'http://127.0.0.1:8790',
   gpuNodeSecret: process.env.GPU_NODE_SECRET,
   adminToken,
   developerSettings: true,

@@ -45,8 +45,10 @@ export async function seedDevTenant(
         key: devApiKey,
       })
     } catch (error) {
-      // 409: imported by an earlier run. Anything else (e.g. a key too short) is the user's to fix.
-      if (!(error instanceof AdminApiError && error.status === 409)) throw error
+      // 409: imported by an earlier run. Anything else (e.g. a key too short) is the user's to fix, and
+      // the API's message names its field (`key`), not the variable the user set.
+      if (error instanceof AdminApiError && error.status === 409) return { tenantId, key: devApiKey }
+      throw new Error(`DEV_API_KEY was refused: ${(error as Error).message}`, { cause: error })
     }
     return { tenantId, key: devApiKey }
   }

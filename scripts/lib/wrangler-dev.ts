@@ -6,10 +6,11 @@
  * Given an env file, wrangler no longer reads the repo's `.dev.vars` by itself: the launchers ask for it
  * (`developerSettings`), as the first of the files, so that what they set themselves wins.
  */
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { chmod, mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { parseEnv } from 'node:util'
 import { startService } from './process-group.ts'
 import type { Service } from './process-group.ts'
 
@@ -25,13 +26,16 @@ export const DEFAULT_WORKER_PORT = 8787
  * @throws Error naming the variable when it is not a port number
  */
 export function workerPort(env: NodeJS.ProcessEnv = process.env): number {
-  const text = env.WORKER_PORT?.trim()
-  if (!text) return DEFAULT_WORKER_PORT
+  return portSetting('WORKER_PORT', DEFAULT_WORKER_PORT, env)
+}
+
+/** A port number from the environment variable `name`, `fallback` when unset; throws naming it. */
+export function portSetting(name: string, fallback: number, env = process.env): number {
+  const text = env[name]?.trim()
+  if (!text) return fallback
   const port = Number(text)
   if (!/^\d+$/.test(text) || port < 1 || port > 65535)
-    throw new Error(
-      `WORKER_PORT must be a port number from 1 to 65535, not "${text.slice(0, 16)}".`,
-    )
+    throw new Error(`${name} must be a port number from 1 to 65535, not "${text.slice(0, 16)}".`)
   return port
 }
 
@@ -44,14 +48,18 @@ export function workerStateFolder(port: number): string | undefined {
   return port === DEFAULT_WORKER_PORT ? undefined : join(REPO_ROOT, '.wrangler', `state-${port}`)
 }
 
-/** `workerPort()` for a launcher: a bad WORKER_PORT is one line and exit 2, not a stack. */
-export function workerPortOrExit(): number {
+/** `portSetting()` for a launcher: a bad port is one line and exit 2, not a stack. */
+export function portOrExit(name: string, fallback: number): number {
   try {
-    return workerPort()
+    return portSetting(name, fallback)
   } catch (error) {
     console.error((error as Error).message)
     process.exit(2)
   }
+}
+
+export function workerPortOrExit(): number {
+  return portOrExit('WORKER_PORT', DEFAULT_WORKER_PORT)
 }
 
 /** The environment every wrangler command of the project runs in: offline, quiet, no telemetry. */
@@ -117,6 +125,21 @@ export const WORKER_SETTINGS = [
 
 /** Where a developer keeps local worker settings and secrets (gitignored). */
 export const DEV_VARS_FILE = join(REPO_ROOT, '.dev.vars')
+
+/**
+ * A setting as the developer gave it: exported in the shell, else in `.dev.vars` (which wrangler reads,
+ * and where a launcher's own default must not silently replace it), else `undefined`.
+ * @example const adminToken = developerSetting('ADMIN_TOKEN') ?? 'dev-admin-token'
+ */
+export function developerSetting(
+  name: string,
+  env: NodeJS.ProcessEnv = process.env,
+  devVarsFile = DEV_VARS_FILE,
+): string | undefined {
+  if (env[name]) return env[name]
+  if (!existsSync(devVarsFile)) return undefined
+  return parseEnv(readFileSync(devVarsFile, 'utf8'))[name] || undefined
+}
 
 /**
  * The variables to write into the launcher's own env file, and the env files to hand wrangler in order

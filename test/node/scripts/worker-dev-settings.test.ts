@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   REPO_ROOT,
+  developerSetting,
   workerDevSettings,
   workerPort,
   workerStateFolder,
@@ -51,6 +52,16 @@ describe('workerDevSettings', () => {
       GPU_NODE_SECRET: 'launcher-secret',
       GPU_NODES: 'http://127.0.0.1:8790',
     })
+  })
+
+  it("reads a setting from the shell, else from .dev.vars, so a launcher's default does not replace it", async () => {
+    const vars = join(folder, 'admin.vars')
+    await writeFile(vars, '# local\nADMIN_TOKEN="from-dev-vars"\nPLAYGROUND_ENABLED=true\n')
+    expect(developerSetting('ADMIN_TOKEN', {}, vars)).toBe('from-dev-vars')
+    expect(developerSetting('PLAYGROUND_ENABLED', {}, vars)).toBe('true')
+    expect(developerSetting('ADMIN_TOKEN', { ADMIN_TOKEN: 'from-shell' }, vars)).toBe('from-shell')
+    expect(developerSetting('GPU_NODES', {}, vars)).toBeUndefined()
+    expect(developerSetting('ADMIN_TOKEN', {}, join(folder, 'absent.vars'))).toBeUndefined()
   })
 
   it('passes only its own file when there is no .dev.vars', () => {
