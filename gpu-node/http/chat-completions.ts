@@ -40,9 +40,11 @@ export const chatCompletions = (deps: ChatRouteDeps) =>
       tenant: c.req.header(NODE_HEADERS.tenant) ?? 'anonymous',
       priority: readPriority(c.req.header(NODE_HEADERS.priority)),
     }
-    const generation = await prepareGeneration(request, identity, deps)
+    // Listened for before the prompt is prepared (media decoding takes a while): a client that leaves
+    // meanwhile has its sequence cancelled as soon as it is queued.
     const cancel = new AbortController()
     c.req.raw.signal.addEventListener('abort', () => cancel.abort(), { once: true })
+    const generation = await prepareGeneration(request, identity, deps)
     const events = startGeneration(deps.engine, generation, cancel.signal)
     const continuous = c.req.header(NODE_HEADERS.continuousUsage) === '1'
     const response = newIdentity(
