@@ -60,6 +60,11 @@ export interface EngineStats {
   /** KV cache entries held after the last step (padding included) and the budget. */
   kvTokens: number
   kvBudgetTokens: number
+  /**
+   * KV cache entries the running sequences may grow to (prompt plus `max_tokens` each; with a padded
+   * batch, rows times the widest): what admission counts against the budget, so what keeps a queue waiting.
+   */
+  kvReservedTokens: number
 }
 
 export class Engine {
@@ -129,6 +134,7 @@ export class Engine {
       generatedTokens: this.#generatedTokens,
       kvTokens: this.#kvTokens,
       kvBudgetTokens: this.#scheduler.options.kvBudgetTokens,
+      kvReservedTokens: this.#scheduler.kvReservation(),
     }
   }
 

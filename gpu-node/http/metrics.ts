@@ -94,6 +94,11 @@ export class NodeMetrics implements EngineObserver {
       () => stats().kvBudgetTokens,
     )
     gauge(
+      'gemma_kv_cache_reserved_tokens',
+      'KV cache entries the running sequences may grow to, which admission counts against the budget.',
+      () => stats().kvReservedTokens,
+    )
+    gauge(
       'gemma_tokens_per_second',
       `Generated tokens/s over the last ${WINDOW_MS / 1000} s.`,
       () => {

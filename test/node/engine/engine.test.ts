@@ -268,12 +268,15 @@ describe('Engine', () => {
     const events = engine.generate(request({ maxTokens: 1000 }), controller.signal)
     const iterator = events[Symbol.asyncIterator]()
     await iterator.next()
+    // While it runs, its prompt and all the tokens it may still generate are held against the budget.
+    const promptLength = request().promptIds.length
+    expect(engine.stats().kvReservedTokens).toBe(promptLength + 1000)
     controller.abort()
     let last = await iterator.next()
     while (!last.done && last.value.type === 'text') last = await iterator.next()
     expect(last.value).toMatchObject({ type: 'finish', reason: 'abort' })
     await expect.poll(() => runner.released).toEqual([1])
-    expect(engine.stats()).toMatchObject({ running: 0, queued: 0 })
+    expect(engine.stats()).toMatchObject({ running: 0, queued: 0, kvReservedTokens: 0 })
     const stepsAfterAbort = runner.steps.length
     await new Promise((resolve) => setTimeout(resolve, 20))
     expect(runner.steps.length).toBe(stepsAfterAbort)

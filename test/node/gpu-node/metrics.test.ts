@@ -8,6 +8,7 @@ const stats = {
   generatedTokens: 0,
   kvTokens: 120,
   kvBudgetTokens: 4096,
+  kvReservedTokens: 3000,
 }
 
 /** The value of an unlabelled sample, or of the sample whose labels are exactly `labels`. */
@@ -40,6 +41,7 @@ describe('NodeMetrics', () => {
     expect(sample(text, 'gemma_running_sequences')).toBe(3)
     expect(sample(text, 'gemma_kv_cache_used_tokens')).toBe(120)
     expect(sample(text, 'gemma_kv_cache_budget_tokens')).toBe(4096)
+    expect(sample(text, 'gemma_kv_cache_reserved_tokens')).toBe(3000)
     expect(sample(text, 'gemma_generated_tokens_total')).toBe(3)
     expect(sample(text, 'gemma_requests_rejected_total', '{reason="queue_full"}')).toBe(1)
     expect(sample(text, 'gemma_steps_withdrawn_total')).toBe(1)
