@@ -22,6 +22,7 @@ import { ModelFolderError, readModelFolder } from './model/model-folder.ts'
 import { startRunnerThread } from './model/remote-runner.ts'
 import type { ModelInfo } from './model/runner-types.ts'
 import { ChatTokenizer } from './text/chat-tokenizer.ts'
+import { promptEncoder, startEncoderThread } from './text/prompt-encoder.ts'
 
 export const NODE_VERSION = '0.1.0'
 
@@ -49,7 +50,7 @@ export async function startNode(
   const modelDir = config.modelDir ?? (await ensureContractModel())
   // Fail fast, in plain words, on a folder that is not a model (before starting the runner thread).
   await readModelFolder(modelDir, config.runner.dtype)
-  const [tokenizer, runner, generationConfig, media] = await Promise.all([
+  const [tokenizer, runner, generationConfig, media, encoderThread] = await Promise.all([
     ChatTokenizer.load(modelDir).catch((error: Error) => {
       throw new ModelFolderError(error.message)
     }),
@@ -57,7 +58,9 @@ export async function startNode(
     readGenerationConfig(modelDir),
     // A text-only folder has no processor configs: image and audio parts are then refused by name.
     readMediaConfig(modelDir).catch(() => null),
+    startEncoderThread(modelDir),
   ])
+  const encoder = promptEncoder(encoderThread, tokenizer)
   const info = runner.info
   // The KV budget bounds the context this node serves (like vLLM's max_model_len): a request that fits
   // the context always fits the cache, so admission can always make progress.
@@ -94,6 +97,7 @@ export async function startNode(
   const app = createApp({
     engine,
     tokenizer,
+    encoder,
     contextLength,
     defaults: generationDefaults(generationConfig ?? {}),
     media,
@@ -154,7 +158,7 @@ export async function startNode(
         await heartbeats?.beat()
         await drained
         await new Promise<void>((resolve) => server.close(() => resolve()))
-        await runner.close()
+        await Promise.all([runner.close(), encoder.close()])
       })()
       return closing
     },

@@ -10,10 +10,11 @@ import type { ChatRequest, ChatRequestMessage } from '../../shared/chat-request.
 import { MODEL_SPEAKS_FIRST, modelSpeaksFirst } from '../../shared/turn-order.ts'
 import type { SequenceRequest } from '../engine/engine.ts'
 import type { MediaConfig } from '../media/media-config.ts'
-import { expandMediaPrompt } from '../media/prompt-expansion.ts'
+import { expandMediaText, softTokenPositions } from '../media/prompt-expansion.ts'
 import type { MediaInput } from '../model/runner-types.ts'
 import { ChatTemplateError } from '../text/chat-tokenizer.ts'
 import type { ChatTokenizer } from '../text/chat-tokenizer.ts'
+import type { PromptEncoder } from '../text/prompt-encoder.ts'
 import type { SamplingParams } from '../text/sampler.ts'
 import { foldSystemMessages } from '../text/system-prompt.ts'
 import { templateTurns } from '../text/turn-order.ts'
@@ -28,6 +29,8 @@ export interface GenerationDefaults {
 
 export interface PrepareContext {
   tokenizer: ChatTokenizer
+  /** Encodes the rendered prompt; long ones on a thread of their own (prompt-encoder.ts). */
+  encoder: PromptEncoder
   contextLength: number
   defaults: GenerationDefaults
   /** The folder's image/audio processor settings; `null` for a text-only folder. */
@@ -136,8 +139,8 @@ async function encodePrompt(
   }
   const templated = templateTurns(folded.messages)
   const tokenizer = context.tokenizer
-  if (parts.length === 0)
-    return { promptIds: render(() => tokenizer.encodeChat(templated, GENERATE)), media: null }
+  const prompt = render(() => tokenizer.renderChat(templated, GENERATE))
+  if (parts.length === 0) return { promptIds: await context.encoder.encode(prompt), media: null }
   if (!context.media) {
     throw new NodeError(
       'unsupported_parameter',
@@ -147,8 +150,7 @@ async function encodePrompt(
       },
     )
   }
-  const prompt = render(() => tokenizer.renderChat(templated, GENERATE))
-  const expanded = expandMediaPrompt(tokenizer, prompt, context.media.prompt)
+  const expanded = expandMediaText(tokenizer, prompt, context.media.prompt)
   const images = parts.filter((p) => p.kind === 'image').length
   if (expanded.images !== images || expanded.audio !== parts.length - images) {
     // Text that spells a soft token would be taken for media: refuse rather than misplace features.
@@ -160,14 +162,13 @@ async function encodePrompt(
       },
     )
   }
-  const preprocessed = await preprocessParts(parts, context.media, context.encoders)
+  const [promptIds, preprocessed] = await Promise.all([
+    context.encoder.encode(expanded.text),
+    preprocessParts(parts, context.media, context.encoders),
+  ])
   return {
-    promptIds: expanded.ids,
-    media: {
-      ...preprocessed,
-      imagePositions: expanded.imagePositions,
-      audioPositions: expanded.audioPositions,
-    },
+    promptIds,
+    media: { ...preprocessed, ...softTokenPositions(tokenizer, promptIds) },
   }
 }
 

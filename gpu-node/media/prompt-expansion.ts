@@ -73,6 +73,25 @@ export function expandMediaPrompt(
   prompt: string,
   config: MediaPromptConfig,
 ): ExpandedPrompt {
+  const expanded = expandMediaText(tokenizer, prompt, config)
+  const ids = tokenizer.encode(expanded.text)
+  return {
+    ids,
+    ...softTokenPositions(tokenizer, ids),
+    images: expanded.images,
+    audio: expanded.audio,
+  }
+}
+
+/**
+ * The first half of `expandMediaPrompt`: the rendered prompt with each placeholder replaced by its run of
+ * soft tokens, and how many of each there were; tokenize `text` (on any thread), then find the positions.
+ */
+export function expandMediaText(
+  tokenizer: ChatTokenizer,
+  prompt: string,
+  config: MediaPromptConfig,
+): { text: string; images: number; audio: number } {
   const s = tokenizer.special
   let text = prompt
   /** Replaces every `token` with its run; returns how many there were. */
@@ -95,12 +114,20 @@ export function expandMediaPrompt(
   // Audio first, then images, in the processor's order (neither run contains the other soft token).
   const audio = expand(s.audioToken, s.boa, s.eoa, config.audioSeqLength, 'audio')
   const images = expand(s.imageToken, s.boi, s.eoi, config.imageSeqLength, 'image')
-  const ids = tokenizer.encode(text)
+  return { text, images, audio }
+}
+
+/** The second half of `expandMediaPrompt`: where the image and audio soft tokens sit in the ids. */
+export function softTokenPositions(
+  tokenizer: ChatTokenizer,
+  ids: readonly number[],
+): { imagePositions: number[]; audioPositions: number[] } {
+  const s = tokenizer.special
   const imagePositions: number[] = []
   const audioPositions: number[] = []
   ids.forEach((id, i) => {
     if (id === s.imageToken) imagePositions.push(i)
     else if (id === s.audioToken) audioPositions.push(i)
   })
-  return { ids, imagePositions, audioPositions, images, audio }
+  return { imagePositions, audioPositions }
 }
