@@ -47,7 +47,8 @@ export async function seedDevTenant(
     } catch (error) {
       // 409: imported by an earlier run. Anything else (e.g. a key too short) is the user's to fix, and
       // the API's message names its field (`key`), not the variable the user set.
-      if (error instanceof AdminApiError && error.status === 409) return { tenantId, key: devApiKey }
+      if (error instanceof AdminApiError && error.status === 409)
+        return { tenantId, key: devApiKey }
       throw new Error(`DEV_API_KEY was refused: ${(error as Error).message}`, { cause: error })
     }
     return { tenantId, key: devApiKey }

@@ -4,9 +4,10 @@
  * outstanding work relative to capacity, nodes that take turns, heartbeat TTL and draining, and the circuit
  * breaker's closed → open → half-open → closed cycle.
  */
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { NodeHeartbeat } from '../../shared/protocol.ts'
-import { DEFAULT_POLICY } from '../../worker/routing/fleet-config.ts'
+import type { Bindings } from '../../worker/env.ts'
+import { DEFAULT_POLICY, routingPolicy } from '../../worker/routing/fleet-config.ts'
 import type { PoolNode } from '../../worker/routing/node-pool.ts'
 import { endLease, newPoolNode, pickNode, takeLease } from '../../worker/routing/node-pool.ts'
 
@@ -109,5 +110,30 @@ describe('circuit breaker', () => {
     }
     expect(n.breaker.openedAt).toBeNull()
     expect(pick([n])).toBe('n')
+  })
+})
+
+describe('routingPolicy', () => {
+  it('reads the settings, and takes the default for a malformed one, saying so once', () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined)
+    const env = {
+      GPU_ROUTE_MAX_ATTEMPTS: '5',
+      GPU_ROUTE_DEADLINE_MS: '5s',
+      GPU_BREAKER_FAILURES: 'zero',
+    } as unknown as Bindings
+    const policy = routingPolicy(env)
+    expect(policy).toMatchObject({
+      maxAttempts: 5,
+      deadlineMs: DEFAULT_POLICY.deadlineMs,
+      breakerFailures: DEFAULT_POLICY.breakerFailures,
+      attemptTimeoutMs: DEFAULT_POLICY.attemptTimeoutMs,
+    })
+    routingPolicy(env) // per request: not logged again
+    const lines = logged.mock.calls.map(([line]) => JSON.parse(String(line)).msg)
+    expect(lines).toEqual([
+      'GPU_ROUTE_DEADLINE_MS is not a positive integer; the default 30000 applies',
+      'GPU_BREAKER_FAILURES is not a positive integer; the default 3 applies',
+    ])
+    logged.mockRestore()
   })
 })

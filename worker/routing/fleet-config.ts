@@ -91,20 +91,46 @@ export function secretsFor(env: Bindings, id: string): string[] {
   return splitSecrets(env.GPU_NODE_SECRET)
 }
 
-function positive(value: string | undefined, fallback: number): number {
+/** Settings already reported as malformed in this isolate, so the log says it once, not per request. */
+const reported = new Set<string>()
+
+/**
+ * A positive integer setting, or `fallback` when unset. A worker has no start-up to refuse a bad value at,
+ * so a malformed one (`5s`, `zero`) takes the default and says so in the log, once per isolate.
+ */
+function positive(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value.trim() === '') return fallback
   const parsed = Number(value)
-  return value && Number.isInteger(parsed) && parsed > 0 ? parsed : fallback
+  if (Number.isInteger(parsed) && parsed > 0) return parsed
+  if (!reported.has(`${name}=${value}`)) {
+    reported.add(`${name}=${value}`)
+    console.error(
+      JSON.stringify({
+        msg: `${name} is not a positive integer; the default ${fallback} applies`,
+        value: value.slice(0, 32),
+      }),
+    )
+  }
+  return fallback
 }
 
 /** The routing policy, from optional `GPU_ROUTE_*` / `GPU_BREAKER_*` / `GPU_NODE_TTL_MS` variables. */
 export function routingPolicy(env: Bindings): RoutingPolicy {
   const d = DEFAULT_POLICY
   return {
-    maxAttempts: positive(env.GPU_ROUTE_MAX_ATTEMPTS, d.maxAttempts),
-    attemptTimeoutMs: positive(env.GPU_ROUTE_ATTEMPT_TIMEOUT_MS, d.attemptTimeoutMs),
-    deadlineMs: positive(env.GPU_ROUTE_DEADLINE_MS, d.deadlineMs),
-    heartbeatTtlMs: positive(env.GPU_NODE_TTL_MS, d.heartbeatTtlMs),
-    breakerFailures: positive(env.GPU_BREAKER_FAILURES, d.breakerFailures),
-    breakerCooldownMs: positive(env.GPU_BREAKER_COOLDOWN_MS, d.breakerCooldownMs),
+    maxAttempts: positive('GPU_ROUTE_MAX_ATTEMPTS', env.GPU_ROUTE_MAX_ATTEMPTS, d.maxAttempts),
+    attemptTimeoutMs: positive(
+      'GPU_ROUTE_ATTEMPT_TIMEOUT_MS',
+      env.GPU_ROUTE_ATTEMPT_TIMEOUT_MS,
+      d.attemptTimeoutMs,
+    ),
+    deadlineMs: positive('GPU_ROUTE_DEADLINE_MS', env.GPU_ROUTE_DEADLINE_MS, d.deadlineMs),
+    heartbeatTtlMs: positive('GPU_NODE_TTL_MS', env.GPU_NODE_TTL_MS, d.heartbeatTtlMs),
+    breakerFailures: positive('GPU_BREAKER_FAILURES', env.GPU_BREAKER_FAILURES, d.breakerFailures),
+    breakerCooldownMs: positive(
+      'GPU_BREAKER_COOLDOWN_MS',
+      env.GPU_BREAKER_COOLDOWN_MS,
+      d.breakerCooldownMs,
+    ),
   }
 }
