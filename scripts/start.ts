@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { ensureContractModel } from '../gpu-node/contract-model/cache.ts'
 import { createAdminClient } from './lib/admin-client.ts'
-import { startService, waitForHttp } from './lib/process-group.ts'
+import { ensurePortFree, startService, waitForHttp } from './lib/process-group.ts'
 import type { Service } from './lib/process-group.ts'
 import { seedDevTenant } from './lib/seed-dev-tenant.ts'
 import {
@@ -36,6 +36,8 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 }
 
 try {
+  await ensurePortFree(nodePort, 'GPU_NODE_PORT')
+  await ensurePortFree(WORKER_PORT, 'WORKER_PORT')
   if (!process.env.GEMMA_MODEL_DIR) {
     console.log(
       'Preparing the built-in contract model (random weights; generated once, then cached)...',

@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcess, SpawnOptions } from 'node:child_process'
+import { createServer } from 'node:net'
 
 export interface Service {
   name: string
@@ -68,4 +69,24 @@ export async function waitForHttp(url: string, service: Service, timeoutMs: numb
     await new Promise((resolve) => setTimeout(resolve, 200))
   }
   throw new Error(`${service.name} did not answer ${url} within ${timeoutMs} ms.`)
+}
+
+/**
+ * Resolves when nothing listens on 127.0.0.1:`port`; rejects naming `setting` otherwise. A launcher checks
+ * first because its readiness check would take another program's answer on that port for its own service.
+ */
+export function ensurePortFree(port: number, setting: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          error.code === 'EADDRINUSE'
+            ? `Port ${port} is in use (another npm start?): stop that program, or set ${setting}.`
+            : `Port ${port} cannot be opened (${error.code}): set ${setting}.`,
+        ),
+      ),
+    )
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()))
+  })
 }
