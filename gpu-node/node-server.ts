@@ -50,7 +50,7 @@ export async function startNode(
   const modelDir = config.modelDir ?? (await ensureContractModel())
   // Fail fast, in plain words, on a folder that is not a model (before starting the runner thread).
   await readModelFolder(modelDir, config.runner.dtype)
-  const [tokenizer, runner, generationConfig, media, encoderThread] = await Promise.all([
+  const loading = [
     ChatTokenizer.load(modelDir).catch((error: Error) => {
       throw new ModelFolderError(error.message)
     }),
@@ -58,8 +58,26 @@ export async function startNode(
     readGenerationConfig(modelDir),
     // A text-only folder has no processor configs: image and audio parts are then refused by name.
     readMediaConfig(modelDir).catch(() => null),
-    startEncoderThread(modelDir),
-  ])
+    startEncoderThread(modelDir, (error) =>
+      log({
+        level: 'error',
+        msg: 'the prompt encoder thread stopped: long prompts are encoded on the main thread from now on',
+        error: String(error),
+      }),
+    ).catch((error: Error) => {
+      throw new ModelFolderError(error.message)
+    }),
+  ] as const
+  const loaded = await Promise.allSettled(loading)
+  const threads = [loaded[1], loaded[4]].flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
+  // The threads that did start would keep the process (or a test's worker) alive: stop them first.
+  const stopThreads = () => Promise.all(threads.map((thread) => thread.close().catch(() => {})))
+  const failed = loaded.find((result) => result.status === 'rejected')
+  if (failed) {
+    await stopThreads()
+    throw failed.reason
+  }
+  const [tokenizer, runner, generationConfig, media, encoderThread] = await Promise.all(loading)
   const encoder = promptEncoder(encoderThread, tokenizer)
   const info = runner.info
   // The KV budget bounds the context this node serves (like vLLM's max_model_len): a request that fits
@@ -111,7 +129,10 @@ export async function startNode(
     metrics: () => metrics.render(),
     log,
   })
-  const server = await listen(app.fetch, config.host, config.port)
+  const server = await listen(app.fetch, config.host, config.port).catch(async (error: unknown) => {
+    await stopThreads()
+    throw error
+  })
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   const url = `http://${config.host}:${port}`

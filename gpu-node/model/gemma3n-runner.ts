@@ -32,8 +32,7 @@ import type { DecoderSignature } from './contract-check.ts'
 import { rowLogits } from './logits-row.ts'
 import { KvBatch } from './kv-batch.ts'
 import type { KvPadding } from './kv-batch.ts'
-import { choosePadding, probeSteps } from './kv-padding-probe.ts'
-import type { ProbeObservations } from './kv-padding-probe.ts'
+import { probePadding } from './kv-padding-probe.ts'
 import { KvGraphs } from './kv-graphs.ts'
 import { decoderGraphs } from './decoder-graphs.ts'
 import { orderTies, Softcap } from './deferred-softcap.ts'
@@ -118,7 +117,8 @@ export class Gemma3nRunner implements ModelRunner {
   readonly #signature: DecoderSignature
   /** The decoder's cache outputs (`present.*`), which every run fetches and the batch or sequence keeps. */
   readonly #presents: ReadonlySet<string>
-  readonly #graphs: KvGraphs | null
+  /** The batch's join and removal graphs; `null` without a batch (released when no padding fits). */
+  #graphs: KvGraphs | null
   /** The decoding sequences' caches; `null` while each decodes alone (set by `#choosePadding`). */
   #batch: KvBatch | null = null
   /** Sees each sampled row's candidates, while the load probes the paddings; `null` otherwise. */
@@ -215,7 +215,7 @@ export class Gemma3nRunner implements ModelRunner {
     const sessions = { embed, decoder, graphs: kvGraphs, head, plan, hostCopy, softcap, encoders }
     const gate = new StepGate(options.stepGate)
     const runner = new Gemma3nRunner(info, runtime, sessions, signature, gate)
-    if (kvGraphs) await runner.#choosePadding()
+    if (kvGraphs) await runner.#choosePadding(kvGraphs)
     return runner
   }
 
@@ -223,37 +223,28 @@ export class Gemma3nRunner implements ModelRunner {
    * Batches decoding with the first padding that reproduces decoding alone (kv-padding-probe.ts), or
    * leaves each sequence to decode alone, saying why in the log. Runs before any call is made.
    */
-  async #choosePadding(): Promise<void> {
-    const choice = await choosePadding((padding) => this.#probe(padding))
-    this.#batch = choice.padding ? new KvBatch(this.#graphs!, choice.padding) : null
+  async #choosePadding(graphs: KvGraphs): Promise<void> {
+    const choice = await probePadding({
+      vocabSize: this.info.vocabSize,
+      useBatch: (padding) => (this.#batch = padding ? new KvBatch(graphs, padding) : null),
+      step: (items) => this.#step(items),
+      release: (seqIds) => this.#release(seqIds),
+      observe: (tap) => (this.#observe = tap),
+      reset: async () => {
+        this.#batch?.clear()
+        this.#batch = null
+        await this.#release([...this.#sequences.keys()])
+      },
+    })
+    this.#batch = choice.padding ? new KvBatch(graphs, choice.padding) : null
     this.info.batchedDecode = choice.padding !== null
     this.info.kvPadding = choice.padding
     if (!choice.padding) {
+      await graphs.release()
+      this.#graphs = null
       console.warn(
         `decoder_model_merged: batched decoding did not give each sequence what it gets alone, so each sequence decodes on its own: ${choice.refused.join('; ')}`,
       )
-    }
-  }
-
-  /** Runs the probe's steps with the batch padded as given (`null`: each sequence alone). */
-  async #probe(padding: KvPadding | null): Promise<ProbeObservations> {
-    this.#batch = padding ? new KvBatch(this.#graphs!, padding) : null
-    const seen: ProbeObservations = new Map()
-    const steps = probeSteps(this.info.vocabSize)
-    let step = 0
-    this.#observe = (seqId, top) => seen.set(`${seqId}@${step}`, Float32Array.from(top.logits))
-    try {
-      for (; step < steps.length; step++) {
-        const { items, release } = steps[step]!
-        await this.#step(items)
-        await this.#release(release)
-      }
-      return seen
-    } finally {
-      this.#observe = null
-      await this.#release([...this.#sequences.keys()])
-      this.#batch?.clear()
-      this.#batch = null
     }
   }
 

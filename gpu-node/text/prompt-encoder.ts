@@ -40,26 +40,36 @@ export interface EncoderThread {
 }
 
 /**
- * Starts the encoder thread for the model folder `dir`; resolves once its tokenizer is loaded.
+ * Starts the encoder thread for the model folder `dir`; resolves once its tokenizer is loaded. `onDeath`
+ * hears of a thread that stops later (not of `close`): from then on the main thread encodes every prompt.
  * @example const encoder = promptEncoder(await startEncoderThread(modelDir), tokenizer)
  */
-export async function startEncoderThread(dir: string): Promise<EncoderThread> {
+export async function startEncoderThread(
+  dir: string,
+  onDeath: (error: Error) => void = () => {},
+): Promise<EncoderThread> {
   const worker = new Worker(new URL('./prompt-encoder-thread.ts', import.meta.url), {
     workerData: { dir },
   })
   const pending = new Map<number, Pending>()
   let nextId = 1
   let dead = false
+  let ready = false
+  let closing = false
   const fail = (error: Error) => {
+    if (dead) return
     dead = true
     for (const entry of pending.values()) entry.reject(error)
     pending.clear()
+    if (ready && !closing) onDeath(error)
   }
   await new Promise<void>((resolve, reject) => {
     worker.on('message', (message: EncoderResponse) => {
       if ('kind' in message) {
-        if (message.kind === 'ready') resolve()
-        else
+        if (message.kind === 'ready') {
+          ready = true
+          resolve()
+        } else
           reject(new Error(`The prompt encoder thread could not load ${dir}: ${message.message}`))
         return
       }
@@ -72,7 +82,11 @@ export async function startEncoderThread(dir: string): Promise<EncoderThread> {
       fail(error)
       reject(error)
     })
-    worker.on('exit', () => fail(new Error('The prompt encoder thread exited')))
+    worker.on('exit', (code) => {
+      const error = new Error(`The prompt encoder thread exited (code ${code})`)
+      fail(error)
+      reject(error) // before it was ready; nothing once it was
+    })
   })
   return {
     encode(text) {
@@ -87,6 +101,7 @@ export async function startEncoderThread(dir: string): Promise<EncoderThread> {
       return dead
     },
     async close() {
+      closing = true
       await worker.terminate()
     },
   }

@@ -54,11 +54,18 @@ describe('the prompt encoder', () => {
     expect(ticks).toBe(0)
     expect(ids).toEqual(tokenizer.encode(short))
 
-    const doomed = await startEncoderThread(await ensureContractModel({ vocab: 'small' }))
+    const deaths: Error[] = []
+    const doomed = await startEncoderThread(await ensureContractModel({ vocab: 'small' }), (e) =>
+      deaths.push(e),
+    )
     const small = await ChatTokenizer.load(await ensureContractModel({ vocab: 'small' }))
     const fallback = promptEncoder(doomed, small)
+    // A text still being encoded when the thread stops is refused, not left waiting.
+    const pending = fallback.encode(text(200_000))
     await doomed.close()
+    await expect(pending).rejects.toThrow(/exited/)
     const long = text(INLINE_MAX_CHARS * 3)
     expect(await fallback.encode(long)).toEqual(small.encode(long))
+    expect(deaths).toEqual([]) // closing it is not its death
   })
 })
