@@ -95,7 +95,10 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): NodeCon
     throw new ConfigError('GPU_NODE_SECRET takes at most two secrets: "current,previous".')
   }
   const host = env.GPU_NODE_HOST?.trim() || '127.0.0.1'
-  checkSecrets(secrets, host)
+  // Behind a tunnel the node listens on loopback, yet the internet reaches it: announced to an edge, it
+  // counts as exposed.
+  const exposed = !isLoopback(host) || Boolean(env.GPU_NODE_EDGE_URL?.trim())
+  checkSecrets(secrets, exposed ? host : null)
   const port = integer(env, 'GPU_NODE_PORT', 8790, 0, 65535)
   return {
     host,
@@ -125,8 +128,7 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): NodeCon
 
 const NODE_ID = /^[A-Za-z0-9._-]{1,64}$/
 
-/** Heartbeats are on when the edge's URL is set; the public URL defaults to the listen address. */
-/** The shortest secret a node listening beyond loopback takes. */
+/** The shortest secret a node that others can reach takes. */
 const MIN_SECRET_LENGTH = 16
 /** The example file's placeholder, refused anywhere. */
 const PLACEHOLDER_SECRET = 'change-me'
@@ -137,17 +139,23 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host)
 }
 
-/** Whoever holds the secret can use the node: a node others can reach takes none that is guessable. */
-function checkSecrets(secrets: string[], host: string): void {
+/**
+ * Whoever holds the secret can use the node: a node others can reach takes none that is guessable.
+ * `exposedOn`: the listen address of a node others can reach, `null` for one on loopback only.
+ */
+function checkSecrets(secrets: string[], exposedOn: string | null): void {
   for (const secret of secrets) {
     if (secret.toLowerCase() === PLACEHOLDER_SECRET) {
       throw new ConfigError(
         `GPU_NODE_SECRET is still the example's placeholder "${PLACEHOLDER_SECRET}": ${GENERATE_SECRET}, and give the worker the same.`,
       )
     }
-    if (!isLoopback(host) && secret.length < MIN_SECRET_LENGTH) {
+    if (exposedOn !== null && secret.length < MIN_SECRET_LENGTH) {
+      const where = isLoopback(exposedOn)
+        ? 'that joins an edge by heartbeats (GPU_NODE_EDGE_URL), as a tunnel exposes it'
+        : `listening on ${exposedOn} (beyond this machine)`
       throw new ConfigError(
-        `GPU_NODE_SECRET must be at least ${MIN_SECRET_LENGTH} characters on a node listening on ${host} (beyond this machine): ${GENERATE_SECRET}.`,
+        `GPU_NODE_SECRET must be at least ${MIN_SECRET_LENGTH} characters on a node ${where}: ${GENERATE_SECRET}.`,
       )
     }
   }
@@ -165,6 +173,7 @@ function metricsToken(env: NodeJS.ProcessEnv): string | null {
   return token
 }
 
+/** Heartbeats are on when the edge's URL is set; the public URL defaults to the listen address. */
 function heartbeatConfig(env: NodeJS.ProcessEnv, host: string, port: number) {
   const edgeUrl = env.GPU_NODE_EDGE_URL?.trim()
   if (!edgeUrl) return null

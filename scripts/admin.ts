@@ -135,7 +135,7 @@ function query(params: Record<string, string | undefined>): string {
 async function run(): Promise<unknown> {
   const admin = createAdminClient(
     process.env.ADMIN_URL || `http://127.0.0.1:${workerPortOrExit()}`,
-    developerSetting('ADMIN_TOKEN') ?? 'dev-admin-token',
+    developerSetting('ADMIN_TOKEN') || 'dev-admin-token',
   )
   const command = positionals[0] === 'usage' ? 'usage' : positionals.slice(0, 2).join(' ')
   checkArguments(command)

@@ -23,7 +23,7 @@ import {
 
 const WORKER_PORT = workerPortOrExit()
 const nodePort = portOrExit('GPU_NODE_PORT', 8790)
-const adminToken = developerSetting('ADMIN_TOKEN') ?? 'dev-admin-token'
+const adminToken = developerSetting('ADMIN_TOKEN') || 'dev-admin-token'
 const gpuNodeSecret = process.env.GPU_NODE_SECRET || randomBytes(24).toString('base64url')
 const services: Service[] = []
 

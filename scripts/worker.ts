@@ -16,21 +16,24 @@ import {
   workerStateFolder,
 } from './lib/wrangler-dev.ts'
 
-if (!process.env.GPU_NODE_SECRET) {
+// From the shell or .dev.vars: the launcher writes these into its own env file, which wins over
+// .dev.vars, so it must read them from there itself.
+const gpuNodeSecret = developerSetting('GPU_NODE_SECRET')
+if (!gpuNodeSecret) {
   console.error(
     'Set GPU_NODE_SECRET (the GPU node needs the same value), or use `npm start`, which sets it.',
   )
   process.exit(2)
 }
-const adminToken = developerSetting('ADMIN_TOKEN') ?? 'dev-admin-token'
+const adminToken = developerSetting('ADMIN_TOKEN') || 'dev-admin-token'
 const port = workerPortOrExit()
 const workerUrl = `http://127.0.0.1:${port}`
 const worker = await startWorkerDev({
   port,
   persistTo: workerStateFolder(port),
   // Set but empty: static nodes none, heartbeats only (as `GPU_NODES = ""` in wrangler.toml).
-  gpuNodes: process.env.GPU_NODES ?? 'http://127.0.0.1:8790',
-  gpuNodeSecret: process.env.GPU_NODE_SECRET,
+  gpuNodes: developerSetting('GPU_NODES') ?? 'http://127.0.0.1:8790',
+  gpuNodeSecret,
   adminToken,
   developerSettings: true,
 })

@@ -115,13 +115,20 @@ export async function readModelFolder(dir: string, dtype?: string): Promise<Mode
     const want = requested[session] ?? requested['*']
     const present = variantsOf(session)
     if (files[session] || !want || present.length === 0) continue
+    const other = dtypeOfFile(session, present[0]!)
     warnings.push(
       `onnx/${session}${DTYPE_SUFFIXES[want]}.onnx (dtype ${want}) is missing, so ${effect}. ` +
-        `Variants present: ${present.join(', ')}; name one per session in the dtype setting, ` +
-        `e.g. decoder_model_merged=${files.decoder_model_merged!.dtype},${session}=<dtype>.`,
+        `Variants present: ${present.join(', ')}; name one for this session in the dtype setting, ` +
+        `e.g. *=${want},${session}=${other}.`,
     )
   }
   return { dir, config, textConfig, generationConfig, files, warnings }
+}
+
+/** The dtype of `onnx/<session><suffix>.onnx`, by its suffix. */
+function dtypeOfFile(session: SessionName, file: string): string {
+  const suffix = file.slice(session.length, -'.onnx'.length)
+  return Object.entries(DTYPE_SUFFIXES).find(([, s]) => s === suffix)?.[0] ?? suffix
 }
 
 /** `q4` -> `{'*': 'q4'}`; `a=q4,b=q8` -> per session. Unknown dtype names are refused with the list. */

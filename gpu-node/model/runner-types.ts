@@ -4,6 +4,7 @@
  * tests never load a runtime. A runner owns each sequence's KV cache and sampling state between steps.
  */
 import type { SamplingParams } from '../text/sampler.ts'
+import type { KvPadding } from './kv-batch.ts'
 
 export type { SamplingParams }
 
@@ -74,7 +75,7 @@ export interface ModelInfo {
    */
   batchedDecode: boolean
   /** Where the batch pads shorter rows (kv-batch.ts); `null` when each sequence decodes alone. */
-  kvPadding: 'left' | 'right' | null
+  kvPadding: KvPadding | null
   /**
    * What a prompt chunk computes of the lm_head: nothing (`graph_rewritten`, last-position-logits.ts), one
    * position (the decoder's own `num_logits_to_keep`), or every position (`computed`; never fetched).

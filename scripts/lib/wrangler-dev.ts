@@ -128,17 +128,18 @@ export const DEV_VARS_FILE = join(REPO_ROOT, '.dev.vars')
 
 /**
  * A setting as the developer gave it: exported in the shell, else in `.dev.vars` (which wrangler reads,
- * and where a launcher's own default must not silently replace it), else `undefined`.
- * @example const adminToken = developerSetting('ADMIN_TOKEN') ?? 'dev-admin-token'
+ * and where a launcher's own default must not silently replace it), else `undefined`. Set but empty is
+ * `''` (`GPU_NODES=`: no static nodes).
+ * @example const adminToken = developerSetting('ADMIN_TOKEN') || 'dev-admin-token'
  */
 export function developerSetting(
   name: string,
   env: NodeJS.ProcessEnv = process.env,
   devVarsFile = DEV_VARS_FILE,
 ): string | undefined {
-  if (env[name]) return env[name]
+  if (env[name] !== undefined) return env[name]
   if (!existsSync(devVarsFile)) return undefined
-  return parseEnv(readFileSync(devVarsFile, 'utf8'))[name] || undefined
+  return parseEnv(readFileSync(devVarsFile, 'utf8'))[name]
 }
 
 /**

@@ -74,20 +74,21 @@ export async function fetchModel(options: FetchOptions): Promise<FetchResult> {
   // A file of <dir> the hub still has is reused once it proves intact on disk; a damaged one (cut short,
   // altered) is fetched again, so running the same command again always repairs a folder.
   const checked = new Set<string>()
-  const reusable = async (file: TreeFile): Promise<boolean> => {
+  const reusable = async (file: TreeFile, damaged: string): Promise<boolean> => {
     if (!unchanged.has(file.path)) return false
     if (checked.has(file.path)) return true
     if (await isIntact(join(dir, file.path), file)) {
       checked.add(file.path)
       return true
     }
-    progress.note(`${file.path} in ${dir} is damaged (size or hash); fetching it again`)
+    progress.note(`${file.path} in ${dir} is damaged (size or hash): ${damaged}`)
     unchanged.delete(file.path)
     return false
   }
+  const FETCH_AGAIN = 'fetching it again'
   const get = async (files: TreeFile[]): Promise<void> => {
     for (const file of files) {
-      if (await reusable(file)) {
+      if (await reusable(file, FETCH_AGAIN)) {
         await linkInto(dir, partial, file.path)
         progress.startFile(file.path, file.size)
       } else await fetchFile(client, commit, partial, file, options)
@@ -101,13 +102,18 @@ export async function fetchModel(options: FetchOptions): Promise<FetchResult> {
     const plan = planWeights(tree, options.dtype ?? configDtype(config), sessions)
     const wanted = [...metadata, ...plan.files]
     progress.setTotal(sum(wanted))
-    for (const file of plan.files) await reusable(file) // before the space check, which counts them
+    for (const file of plan.files) await reusable(file, FETCH_AGAIN) // before the space check, which counts them
     await ensureSpace(partial, plan.files, unchanged)
     await get(plan.files)
     // Earlier variants in <dir> stay, as long as the hub has not changed any of their files.
     const extras = (previous?.files ?? []).filter((f) => !wanted.some((w) => w.path === f.path))
     let kept = extras
-    for (const file of extras) if (!(await reusable(file))) kept = []
+    const dropped = 'the earlier variant it belongs to is left out; fetch it again with its --dtype'
+    for (const file of extras) {
+      if (await reusable(file, dropped)) continue
+      kept = []
+      break
+    }
     for (const file of kept) await linkInto(dir, partial, file.path)
     const files = [...wanted, ...kept]
     await pruneFolder(partial, new Set(files.map((f) => f.path)))

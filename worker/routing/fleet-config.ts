@@ -23,7 +23,10 @@ export interface RoutingPolicy {
   deadlineMs: number
   /** A dynamic node without a heartbeat for this long is dropped. */
   heartbeatTtlMs: number
-  /** Consecutive failures (connect, timeout, broken or stalled stream) that open a node's breaker. */
+  /**
+   * Consecutive failures (connect, timeout, broken or stalled stream, refused signature) that open a
+   * node's breaker.
+   */
   breakerFailures: number
   /** An open breaker lets one probe request through after this long (half-open). */
   breakerCooldownMs: number

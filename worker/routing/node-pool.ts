@@ -9,7 +9,7 @@
  * - Healthy: breaker closed (or half-open with no probe out), not draining, and, for a node known only from
  *   heartbeats, a heartbeat within the TTL.
  * - Breaker: `breakerFailures` consecutive failures (connect failures, timeouts, streams that broke or
- *   stalled) open it; after the cool-down one request goes through (half-open); its success closes the
+ *   stalled, refused signatures) open it; after the cool-down one request goes through (half-open); its success closes the
  *   breaker, its failure opens it again.
  */
 import type { NodeHeartbeat } from '../../shared/protocol.ts'

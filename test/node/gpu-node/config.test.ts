@@ -33,13 +33,13 @@ describe('GPU node configuration', () => {
 
   it('reads two secrets for a rotation and the heartbeat settings', () => {
     const config = loadConfig({
-      GPU_NODE_SECRET: ' new , old ',
+      GPU_NODE_SECRET: ' new-secret-0123456789 , old-secret-0123456789 ',
       GPU_NODE_PORT: '9001',
       GPU_NODE_EDGE_URL: 'https://edge.example/',
       GPU_NODE_ID: 'gpu-a',
       GPU_NODE_HEARTBEAT_SECONDS: '2',
     })
-    expect(config.secrets).toEqual(['new', 'old'])
+    expect(config.secrets).toEqual(['new-secret-0123456789', 'old-secret-0123456789'])
     expect(config.heartbeat).toEqual({
       edgeUrl: 'https://edge.example',
       publicUrl: 'http://127.0.0.1:9001',
@@ -60,6 +60,10 @@ describe('GPU node configuration', () => {
     [
       { GPU_NODE_SECRET: 'long-enough-secret-1,short', GPU_NODE_HOST: '0.0.0.0' },
       /at least 16 characters on a node listening on 0\.0\.0\.0 \(beyond this machine\)/,
+    ],
+    [
+      { GPU_NODE_SECRET: 'short', GPU_NODE_EDGE_URL: 'https://edge.example' },
+      /at least 16 characters on a node that joins an edge by heartbeats/,
     ],
     [{ GPU_NODE_METRICS_TOKEN: 'short' }, /GPU_NODE_METRICS_TOKEN must be at least 16 characters/],
     [{ GPU_NODE_MAX_QUEUED: '0' }, /GPU_NODE_MAX_QUEUED=0 is not an integer between 1 and 100000/],

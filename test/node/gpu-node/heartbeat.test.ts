@@ -42,7 +42,7 @@ beforeAll(async () => {
   const { port } = edge.address() as AddressInfo
   const config = loadConfig({
     GPU_NODE_PORT: '0',
-    GPU_NODE_SECRET: `${SECRET},older-secret`,
+    GPU_NODE_SECRET: `${SECRET},older-secret-0123456789`,
     GEMMA_MODEL_DIR: await ensureContractModel({ vocab: 'small' }),
     GPU_NODE_EDGE_URL: `http://127.0.0.1:${port}`,
     GPU_NODE_ID: 'gpu-test-1',

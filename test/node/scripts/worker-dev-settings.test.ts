@@ -61,6 +61,8 @@ describe('workerDevSettings', () => {
     expect(developerSetting('PLAYGROUND_ENABLED', {}, vars)).toBe('true')
     expect(developerSetting('ADMIN_TOKEN', { ADMIN_TOKEN: 'from-shell' }, vars)).toBe('from-shell')
     expect(developerSetting('GPU_NODES', {}, vars)).toBeUndefined()
+    // Set but empty is not unset: `GPU_NODES=` means no static nodes.
+    expect(developerSetting('GPU_NODES', { GPU_NODES: '' }, vars)).toBe('')
     expect(developerSetting('ADMIN_TOKEN', {}, join(folder, 'absent.vars'))).toBeUndefined()
   })
 
