@@ -108,6 +108,27 @@ async function openDecoder(
   return { session: await runtime.createSession(file, keepOnDevice), softcap: null, graph: null }
 }
 
+/**
+ * `openDecoder`, then, where outputs can stay on the device, the same graph reopened with the cache outputs
+ * kept on the GPU, as they are fed straight back next step, and the logits, which the sampling head reads
+ * there (JavaScript only when a row needs its whole row). The graph's bytes (1.5 GB for a decoder with its
+ * weights inline) are let go on return.
+ */
+async function openDecoderSession(
+  runtime: OrtRuntime,
+  file: SessionFile,
+  graphs: AsyncIterable<DecoderGraph>,
+  onDevice: boolean,
+): Promise<{ session: InferenceSession; softcap: number | null }> {
+  const opened = await openDecoder(runtime, file, graphs, [])
+  if (!onDevice) return opened
+  const keep = opened.session.outputNames.filter(
+    (name) => name.startsWith('present') || name === 'logits',
+  )
+  await opened.session.release()
+  return openDecoder(runtime, file, opened.graph ? [opened.graph] : [], keep)
+}
+
 export class Gemma3nRunner implements ModelRunner {
   readonly info: ModelInfo
   readonly #runtime: OrtRuntime
@@ -182,18 +203,13 @@ export class Gemma3nRunner implements ModelRunner {
     const plan = headPlan(runtime.device, vocab)
     const fuse = options.fuseSamplingHead ?? true
     const graphs = decoderGraphs(decoderFile.path, vocab, fuse ? plan : null)
-    let opened = await openDecoder(runtime, decoderFile, graphs, [])
     const onDevice = keepsOutputsOnDevice(runtime.device)
-    if (onDevice) {
-      // Reopen with the cache outputs kept on the GPU, as they are fed straight back next step, and the
-      // logits, which the sampling head reads there (JavaScript only when a row needs its whole row).
-      const keep = opened.session.outputNames.filter(
-        (name) => name.startsWith('present') || name === 'logits',
-      )
-      await opened.session.release()
-      opened = await openDecoder(runtime, decoderFile, opened.graph ? [opened.graph] : [], keep)
-    }
-    const decoder = opened.session
+    const { session: decoder, softcap: deferred } = await openDecoderSession(
+      runtime,
+      decoderFile,
+      graphs,
+      onDevice,
+    )
     const signature = checkTextContract(folder.dir, folder.textConfig, embed, decoder)
     const kvGraphs = signature.hasAttentionMask
       ? await KvGraphs.create(runtime, signature.cache)
@@ -207,8 +223,8 @@ export class Gemma3nRunner implements ModelRunner {
     info.vision = encoders.hasVision
     info.audio = encoders.hasAudio
     if (fused) info.samplingHead = 'fused'
-    info.deferredSoftcap = opened.softcap !== null
-    const softcap = opened.softcap === null ? null : await Softcap.create(runtime, opened.softcap)
+    info.deferredSoftcap = deferred !== null
+    const softcap = deferred === null ? null : await Softcap.create(runtime, deferred)
     const hostCopy =
       onDevice && !softcap ? await HostCopy.create(runtime, signature.logitsType, 3) : null
     const sessions = { embed, decoder, graphs: kvGraphs, head, plan, hostCopy, softcap, encoders }
