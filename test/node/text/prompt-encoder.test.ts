@@ -30,15 +30,26 @@ function text(length: number): string {
   return out
 }
 
+/**
+ * What `run` resolves to, and how many times a timer fired meanwhile: none when the work ran on this
+ * thread (a synchronous encode lets no timer run before it returns).
+ */
+async function timerTicksDuring<T>(run: () => Promise<T>): Promise<{ value: T; ticks: number }> {
+  let ticks = 0
+  const timer = setInterval(() => ticks++, 1)
+  try {
+    const value = await run()
+    return { value, ticks }
+  } finally {
+    clearInterval(timer)
+  }
+}
+
 describe('the prompt encoder', () => {
   it('encodes a long text on its thread into the ids the main thread gives, while the main thread runs', async () => {
     const long = text(80_000)
     const encoder = promptEncoder(thread, tokenizer)
-    let ticks = 0
-    const timer = setInterval(() => ticks++, 2)
-    const ids = await encoder.encode(long)
-    clearInterval(timer)
-    // A synchronous encode would have let no timer run before it returned.
+    const { value: ids, ticks } = await timerTicksDuring(() => encoder.encode(long))
     expect(ticks).toBeGreaterThan(0)
     expect(ids).toEqual(tokenizer.encode(long))
     expect(ids.length).toBeGreaterThan(10_000)
@@ -47,10 +58,7 @@ describe('the prompt encoder', () => {
   it('encodes short texts in place, and every text in place once the thread is gone', async () => {
     const short = text(INLINE_MAX_CHARS - 10)
     const encoder = promptEncoder(thread, tokenizer)
-    let ticks = 0
-    const timer = setInterval(() => ticks++, 0)
-    const ids = await encoder.encode(short)
-    clearInterval(timer)
+    const { value: ids, ticks } = await timerTicksDuring(() => encoder.encode(short))
     expect(ticks).toBe(0)
     expect(ids).toEqual(tokenizer.encode(short))
 
