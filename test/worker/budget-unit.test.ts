@@ -111,6 +111,10 @@ describe('refusals and headers', () => {
       code: 'insufficient_quota',
     })
     expect(quota.message).toContain('resets in 2h0m0s')
+    // The prompt's share is its upper bound, and the message says so: the number is not what it uses.
+    expect(quota.message).toContain(
+      'this request may take up to 150 (its prompt counted at one token per byte',
+    )
     expect(quota.headers).toMatchObject({ 'retry-after': '7200', 'x-should-retry': 'false' })
     // A budget whose tokens running requests hold is not spent: retry in a moment.
     const busy = refusalError({

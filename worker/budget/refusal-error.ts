@@ -26,7 +26,12 @@ const QUOTA = { status: 429, type: 'insufficient_quota', code: 'insufficient_quo
 
 function describe(refusal: Refusal): string {
   const what = `the ${refusal.scope}'s ${FIELD_NAMES[refusal.field]}`
-  const needs = refusal.requested === null ? '' : `, this request needs ${refusal.requested}`
+  // The prompt is counted at its upper bound (a token per byte of text: the edge has no tokenizer), so
+  // this is the most the request can take, not what it will: say so, or the number reads as wrong.
+  const needs =
+    refusal.requested === null
+      ? ''
+      : `, this request may take up to ${refusal.requested} (its prompt counted at one token per byte of text until the model tokenizes it, plus the completion)`
   switch (refusal.reason) {
     case 'disabled':
       return `Requests are refused: ${what} limit is 0. An operator must raise it.`
