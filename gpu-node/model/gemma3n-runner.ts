@@ -31,6 +31,7 @@ import { checkTextContract } from './contract-check.ts'
 import type { DecoderSignature } from './contract-check.ts'
 import { rowLogits } from './logits-row.ts'
 import { KvBatch } from './kv-batch.ts'
+import type { KvPadding } from './kv-batch.ts'
 import { probePadding } from './kv-padding-probe.ts'
 import { KvGraphs } from './kv-graphs.ts'
 import { decoderGraphs } from './decoder-graphs.ts'
@@ -239,9 +240,10 @@ export class Gemma3nRunner implements ModelRunner {
    * leaves each sequence to decode alone, saying why in the log. Runs before any call is made.
    */
   async #choosePadding(graphs: KvGraphs): Promise<void> {
+    const batchOf = (padding: KvPadding | null) => (padding ? new KvBatch(graphs, padding) : null)
     const choice = await probePadding({
       vocabSize: this.info.vocabSize,
-      useBatch: (padding) => (this.#batch = padding ? new KvBatch(graphs, padding) : null),
+      useBatch: (padding) => (this.#batch = batchOf(padding)),
       step: (items) => this.#step(items),
       release: (seqIds) => this.#release(seqIds),
       observe: (tap) => (this.#observe = tap),
@@ -251,7 +253,7 @@ export class Gemma3nRunner implements ModelRunner {
         await this.#release([...this.#sequences.keys()])
       },
     })
-    this.#batch = choice.padding ? new KvBatch(graphs, choice.padding) : null
+    this.#batch = batchOf(choice.padding)
     this.info.batchedDecode = choice.padding !== null
     this.info.kvPadding = choice.padding
     if (!choice.padding) {

@@ -148,6 +148,11 @@ async function verify(target: string, file: TreeFile, hash: Hash | null): Promis
     }
     return `size ${size} instead of ${file.size}`
   }
+  return checksumProblem(file, hash)
+}
+
+/** The hash over a whole file against what the hub states; `null` when they match or none is stated. */
+function checksumProblem(file: TreeFile, hash: Hash | null): string | null {
   const expected = file.sha256 ?? gitOid(file)
   if (!hash || !expected) return null
   const actual = hash.copy().digest('hex')
@@ -164,11 +169,7 @@ export async function isIntact(path: string, file: TreeFile): Promise<boolean> {
     () => -1,
   )
   if (size !== file.size) return false
-  const hash = newHash(file)
-  if (hash && size > 0) {
-    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
-  }
-  return (await verify(path, file, hash)) === null
+  return checksumProblem(file, await hashOnDisk(path, file, size)) === null
 }
 
 async function existingPart(target: string, file: TreeFile): Promise<Part> {
@@ -182,13 +183,18 @@ async function existingPart(target: string, file: TreeFile): Promise<Part> {
     await rm(target, { force: true })
     return { offset: 0, hash: newHash(file) }
   }
+  return { offset: size, hash: await hashOnDisk(target, file, size) }
+}
+
+/** The file's hash (`newHash`) fed the first `size` bytes of `path`; `null` when none is kept. */
+async function hashOnDisk(path: string, file: TreeFile, size: number): Promise<Hash | null> {
   const hash = newHash(file)
   if (hash && size > 0) {
-    for await (const chunk of createReadStream(target, { start: 0, end: size - 1 })) {
+    for await (const chunk of createReadStream(path, { start: 0, end: size - 1 })) {
       hash.update(chunk as Buffer)
     }
   }
-  return { offset: size, hash }
+  return hash
 }
 
 /** SHA-256 for LFS files; the git blob hash for small files with a git oid; else size only. */
